@@ -1,0 +1,73 @@
+"""The `lmlearn` command line: one subcommand per job, each with a settings dataclass.
+
+Errors meant for users print as one line; a traceback appears only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lmlearn import __version__, config
+from lmlearn.errors import LmlearnError
+
+# (words, module): each module defines `Config` (a dataclass) and `main(cfg) -> int`.
+COMMANDS = [
+    (("pretrain",), "lmlearn.commands.pretrain", "pre-train a model with an objective (clm, ...)"),
+    (("generate",), "lmlearn.commands.generate", "generate text from a trained model"),
+    (("tokenizer", "train"), "lmlearn.commands.tokenizer", "train a BPE, WordPiece or Unigram tokenizer"),
+    (("models",), "lmlearn.commands.models", "list the model presets"),
+    (("tour",), "lmlearn.commands.tour", "run the learning-frameworks tour on built-in data"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand and its settings as flags."""
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    parser = argparse.ArgumentParser(prog="lmlearn", parents=[debug],
+                                     description="Teach a language model in any of the ways NLP has invented.")
+    parser.add_argument("--version", action="version", version=f"lmlearn {__version__}")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for words, module_name, help_text in COMMANDS:
+        module = importlib.import_module(module_name)
+        if len(words) == 1:
+            sub = top.add_parser(words[0], help=help_text, parents=[debug], description=help_text)
+        else:
+            if words[0] not in groups:
+                group = top.add_parser(words[0], help=f"{words[0]} commands")
+                groups[words[0]] = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+            sub = groups[words[0]].add_parser(words[1], help=help_text, parents=[debug], description=help_text)
+        config.add_arguments(sub, module.Config)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    module = args._module
+    try:
+        cfg = config.from_args(module.Config, args)
+        return module.main(cfg) or 0
+    except LmlearnError as e:
+        if debug:
+            raise
+        print(f"lmlearn: error: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 2)
+    except KeyboardInterrupt:
+        print("lmlearn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # anything unexpected still gets one line unless --debug
+        if debug:
+            raise
+        print(f"lmlearn: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

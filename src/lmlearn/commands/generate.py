@@ -1,0 +1,68 @@
+"""`lmlearn generate`: continue a prompt with a trained model (greedy or sampled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmlearn.config import option
+from lmlearn.errors import LmlearnError
+
+
+@dataclass
+class Config:
+    """Settings of `lmlearn generate`."""
+
+    model: str = option("runs/pretrain", "model folder, or a run folder holding model/")
+    prompt: str = option("", "text to continue", short="-p")
+    max_new_tokens: int = option(50, "tokens to generate")
+    do_sample: bool = option(False, "sample instead of greedy decoding")
+    temperature: float = option(1.0, "sampling temperature")
+    top_k: int = option(0, "sample from the k most likely tokens (0: no limit)")
+    top_p: float = option(1.0, "sample from the smallest set with this much probability (nucleus)")
+    repetition_penalty: float = option(1.0, "penalise tokens already generated (1: none)")
+    num_return_sequences: int = option(1, "continuations per prompt")
+    seed: int = option(0, "seed for sampling")
+
+
+def resolve_model_dir(path: str) -> Path:
+    """Accept a model folder or a run folder that holds `model/`."""
+    p = Path(path)
+    if (p / "model" / "config.json").is_file():
+        return p / "model"
+    if (p / "config.json").is_file():
+        return p
+    raise LmlearnError(f"--model {path}: no config.json there or in {p / 'model'}")
+
+
+def generate(cfg: Config) -> list[str]:
+    """Generate `num_return_sequences` continuations of the prompt; returns the new text only."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
+
+    folder = resolve_model_dir(cfg.model)
+    is_seq2seq = getattr(AutoConfig.from_pretrained(folder), "is_encoder_decoder", False)
+    model = (AutoModelForSeq2SeqLM if is_seq2seq else AutoModelForCausalLM).from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    set_seed(cfg.seed)
+    inputs = tokenizer(cfg.prompt, return_tensors="pt")
+    if inputs["input_ids"].shape[1] == 0:  # an empty prompt: start from the beginning-of-text token
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        inputs = {"input_ids": torch.tensor([[start]]), "attention_mask": torch.ones(1, 1, dtype=torch.long)}
+    sampling = {"temperature": cfg.temperature, "top_k": cfg.top_k or None, "top_p": cfg.top_p} if cfg.do_sample else {}
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    with torch.no_grad():
+        output = model.generate(**inputs, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
+                                num_return_sequences=cfg.num_return_sequences, pad_token_id=pad,
+                                repetition_penalty=cfg.repetition_penalty, **sampling)
+    new = output if is_seq2seq else output[:, inputs["input_ids"].shape[1]:]
+    return tokenizer.batch_decode(new, skip_special_tokens=True)
+
+
+def main(cfg: Config) -> int:
+    """CLI entry: print each continuation after the prompt."""
+    for i, text in enumerate(generate(cfg)):
+        if cfg.num_return_sequences > 1:
+            print(f"--- {i + 1}")
+        print(cfg.prompt + text)
+    return 0

@@ -1,0 +1,113 @@
+"""`lmlearn pretrain`: train a model from a preset or a checkpoint with a pre-training objective."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmlearn import config
+from lmlearn.config import option
+from lmlearn.data.settings import DataSettings
+from lmlearn.models.settings import ModelSettings
+from lmlearn.train.settings import TrainSettings
+
+
+@dataclass
+class PretrainConfig(TrainSettings, DataSettings, ModelSettings):
+    """Settings of `lmlearn pretrain`."""
+
+    objective: str = option("clm", "pre-training objective (see docs/objectives.md)")
+    out: str = option("runs/pretrain", "output folder")
+
+
+def _split(cfg: PretrainConfig, report) -> tuple[Any, Any]:
+    from lmlearn.data.sources import load_source
+
+    train_ds = load_source(cfg.data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
+                           on_bad_rows=cfg.on_bad_rows, report=report)
+    if cfg.eval_data:
+        eval_ds = load_source(cfg.eval_data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
+                              on_bad_rows=cfg.on_bad_rows, report=report)
+        return train_ds, eval_ds
+    if cfg.eval_fraction <= 0:
+        return train_ds, None
+    parts = train_ds.train_test_split(test_size=cfg.eval_fraction, seed=cfg.seed)
+    return parts["train"], parts["test"]
+
+
+def run(cfg: PretrainConfig) -> dict[str, Any]:
+    """Pre-train, then write OUT/model, OUT/metrics.jsonl and OUT/summary.json; return the summary."""
+    from lmlearn.objectives import get_objective
+    from lmlearn.run import check_family, get_tokenizer, prepare_out_dir
+
+    objective = get_objective(cfg.objective)()
+    family = check_family(cfg.model, objective.families, f"objective '{cfg.objective}'")
+    out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
+
+    from transformers import set_seed
+
+    from lmlearn.data.sources import ReadReport
+    from lmlearn.models.factory import count_parameters, load_model
+    from lmlearn.run import save_model, write_summary
+    from lmlearn.train.loop import train
+
+    report = ReadReport()
+    train_ds, eval_ds = _split(cfg, report)
+    if report.skipped:
+        print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
+    texts = (text for batch in train_ds.iter(batch_size=1000) for text in batch[cfg.text_column])
+    tokenizer = get_tokenizer(cfg, out, family, texts)
+    set_seed(cfg.seed)
+    model = load_model(cfg.model, objective.head, tokenizer, seed=cfg.seed)
+    train_examples = objective.prepare(train_ds, tokenizer, text_column=cfg.text_column,
+                                       block_size=cfg.block_size, what="training data")
+    eval_examples = None if eval_ds is None else objective.prepare(
+        eval_ds, tokenizer, text_column=cfg.text_column, block_size=cfg.block_size, what="held-out data")
+    config.save(cfg, out / "config.yaml")
+
+    result = train(model, objective, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg))
+    trainable, total = count_parameters(model)
+    save_model(result.accelerator.unwrap_model(model), tokenizer, out / "model")
+    summary = {
+        "objective": cfg.objective, "model": cfg.model, "family": family,
+        "parameters": total, "trainable_parameters": trainable,
+        "steps": result.step, "tokens_seen": result.tokens_seen,
+        "train_examples": len(train_examples), "block_size": cfg.block_size,
+        "final_train_loss": result.train_loss,
+        "initial_eval_loss": result.initial_eval_loss,
+        "initial_eval_perplexity": _ppl(result.initial_eval_loss),
+        "eval_loss": result.eval_loss, "eval_perplexity": _ppl(result.eval_loss),
+        "wall_time_sec": round(result.wall_time, 2),
+        "skipped_rows": report.skipped,
+    }
+    write_summary(out, summary)
+    return summary
+
+
+def _ppl(loss: float | None) -> float | None:
+    return None if loss is None else math.exp(min(loss, 50.0))
+
+
+def print_summary(summary: dict[str, Any], out: str) -> None:
+    """The few lines a person wants to see at the end of a run."""
+    def fmt(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    keys = ["parameters", "steps", "tokens_seen", "final_train_loss", "initial_eval_loss", "eval_loss",
+            "eval_perplexity", "wall_time_sec"]
+    width = max(map(len, keys))
+    for key in keys:
+        print(f"  {key:<{width}}  {fmt(summary.get(key))}")
+    print(f"model saved to {Path(out) / 'model'}")
+
+
+Config = PretrainConfig
+
+
+def main(cfg: PretrainConfig) -> int:
+    """CLI entry: run and print the summary."""
+    summary = run(cfg)
+    print_summary(summary, cfg.out)
+    return 0

@@ -1,0 +1,153 @@
+"""Typed settings: dataclasses filled from an optional YAML file, then from command-line flags.
+
+Every command declares one dataclass. Its fields are both the YAML keys (`max_steps`) and the
+flags (`--max-steps`); the flag wins. Unknown keys and wrong types fail with the file, the line
+and the nearest valid keys, before anything heavy is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from lmlearn.errors import LmlearnError
+
+T = TypeVar("T")
+
+
+def option(default: Any, help: str, *, short: str | None = None) -> Any:
+    """Declare a settings field with its help text (and an optional short flag)."""
+    return dataclasses.field(default=default, metadata={"help": help, "short": short})
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _type_name(tp: Any) -> str:
+    inner, optional = _unwrap_optional(tp)
+    if typing.get_origin(inner) is Literal:
+        name = "one of " + ", ".join(repr(c) for c in typing.get_args(inner))
+    else:
+        name = getattr(inner, "__name__", str(inner))
+    return f"{name} or null" if optional else name
+
+
+def _check_value(key: str, value: Any, tp: Any, where: str) -> Any:
+    """Return value converted to the field's type, or fail naming the key and the type."""
+    inner, optional = _unwrap_optional(tp)
+    if value is None and optional:
+        return None
+    ok = False
+    if typing.get_origin(inner) is Literal:
+        ok = value in typing.get_args(inner)
+    elif inner is bool:
+        ok = isinstance(value, bool)
+    elif inner is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif inner is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif inner is str:
+        ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        value = str(value) if ok else value
+    if not ok:
+        raise LmlearnError(f"{where}: '{key}' must be {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _suggest(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key.replace("-", "_"), valid, n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else f"; valid keys: {', '.join(valid)}"
+
+
+def _read_yaml(path: str) -> dict[str, tuple[Any, int]]:
+    """Read a flat YAML mapping into {key: (value, line)}."""
+    if not os.path.isfile(path):
+        raise LmlearnError(f"config file not found: {path}")
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise LmlearnError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+        raise LmlearnError(f"{path}: a config file must be a mapping of key: value")
+    lines = {k.value: k.start_mark.line + 1 for k, _ in root.value}
+    return {str(k): (v, lines.get(str(k), 0)) for k, v in data.items()}
+
+
+def resolve(cls: type[T], config_file: str | None = None, overrides: dict[str, Any] | None = None) -> T:
+    """Build `cls` from defaults, then the YAML file, then flag overrides (already typed)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    if config_file:
+        for key, (value, line) in _read_yaml(config_file).items():
+            where = f"{config_file}:{line}"
+            if key not in fields:
+                raise LmlearnError(f"{where}: unknown key '{key}'{_suggest(key, sorted(fields))}")
+            values[key] = _check_value(key, value, hints[key], where)
+    for key, value in (overrides or {}).items():
+        if key not in fields:
+            raise LmlearnError(f"unknown setting '{key}'{_suggest(key, sorted(fields))}")
+        values[key] = _check_value(key, value, hints[key], f"--{key.replace('_', '-')}")
+    return cls(**values)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The settings as a plain dict (what gets written next to a run's outputs)."""
+    return dataclasses.asdict(cfg)
+
+
+def save(cfg: Any, path: str | os.PathLike) -> None:
+    """Write the resolved settings as YAML, atomically."""
+    from lmlearn.io import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True))
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one flag per field of `cls`; unset flags stay absent so YAML values are kept."""
+    hints = typing.get_type_hints(cls)
+    parser.add_argument("--config", metavar="FILE", help="YAML file with settings (flags override it)")
+    for f in dataclasses.fields(cls):
+        inner, _ = _unwrap_optional(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        names = [flag] + ([f.metadata["short"]] if f.metadata.get("short") else [])
+        default = f.default if f.default is not dataclasses.MISSING else None
+        kwargs: dict[str, Any] = {
+            "dest": f.name,
+            "default": argparse.SUPPRESS,
+            "help": f"{f.metadata.get('help', '')} (default: {default})",
+        }
+        if inner is bool:
+            kwargs.update(action=argparse.BooleanOptionalAction)
+        elif typing.get_origin(inner) is Literal:
+            kwargs.update(choices=list(typing.get_args(inner)), type=type(typing.get_args(inner)[0]))
+        else:
+            kwargs.update(type=inner, metavar=f.name.upper())
+        parser.add_argument(*names, **kwargs)
+
+
+def from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """Resolve `cls` from parsed arguments (the --config file plus any flags given)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    overrides = {k: v for k, v in vars(args).items() if k in names}
+    return resolve(cls, getattr(args, "config", None), overrides)

@@ -1,0 +1,1 @@
+"""The data layer: sources -> rows -> tokenized examples."""

@@ -1,0 +1,250 @@
+"""Data sources: local files and globs, saved `datasets` folders, hub names, and `builtin:` data.
+
+Every source becomes a `datasets.Dataset`. Local text formats are read here, row by row, so a
+malformed row is reported with its file and line; the rows then go through
+`Dataset.from_generator` with a fingerprint of the files' size and time, so later steps
+(tokenization, packing) hit the `datasets` cache on the next run.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal
+from urllib.parse import parse_qsl
+
+import datasets
+
+from lmlearn.errors import LmlearnError
+
+FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
+BadRows = Literal["error", "skip"]
+TxtUnit = Literal["line", "paragraph", "file"]
+
+
+@dataclass
+class ReadReport:
+    """What reading a source skipped (filled only when rows are actually read, not on a cache hit)."""
+
+    skipped: int = 0
+    first_problems: list[str] = field(default_factory=list)
+
+    def bad(self, message: str, on_bad_rows: BadRows) -> None:
+        """Record a bad row: fail at once, or count it and keep going."""
+        if on_bad_rows == "error":
+            raise LmlearnError(f"{message} (use --on-bad-rows skip to skip such rows)")
+        self.skipped += 1
+        if len(self.first_problems) < 5:
+            self.first_problems.append(message)
+
+
+def _rows_txt(path: str, unit: TxtUnit, _: list[str], __: Any, ___: BadRows) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        if unit == "file":
+            yield {"text": f.read()}
+            return
+        paragraph: list[str] = []
+        for line in f:
+            line = line.rstrip("\n")
+            if unit == "line":
+                if line.strip():
+                    yield {"text": line}
+            elif line.strip():
+                paragraph.append(line)
+            elif paragraph:
+                yield {"text": "\n".join(paragraph)}
+                paragraph = []
+        if paragraph:
+            yield {"text": "\n".join(paragraph)}
+
+
+def _check_row(row: Any, where: str, required: list[str], report: ReadReport, mode: BadRows) -> bool:
+    if not isinstance(row, dict):
+        report.bad(f"{where}: expected a JSON object, got {type(row).__name__}", mode)
+        return False
+    for col in required:
+        if col not in row:
+            report.bad(f"{where}: missing field '{col}' (fields: {', '.join(row) or 'none'})", mode)
+            return False
+        if row[col] is None or (isinstance(row[col], str) and not row[col].strip()):
+            report.bad(f"{where}: field '{col}' is empty", mode)
+            return False
+    return True
+
+
+def _rows_jsonl(path: str, _: TxtUnit, required: list[str], report: ReadReport, mode: BadRows) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                report.bad(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})", mode)
+                continue
+            if _check_row(row, f"{path}:{lineno}", required, report, mode):
+                yield row
+
+
+def _rows_json(path: str, unit: TxtUnit, required: list[str], report: ReadReport, mode: BadRows) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        head = f.read(4096).lstrip()
+    if not head.startswith(("[", "{")) or head.startswith("{") and "\n{" in head:
+        yield from _rows_jsonl(path, unit, required, report, mode)  # JSON lines saved as .json
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise LmlearnError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]  # the {"data": [...]} layout (SQuAD-style files keep their own parser)
+    if not isinstance(data, list):
+        raise LmlearnError(f"{path}: expected a JSON array of records or JSON lines")
+    for i, row in enumerate(data):
+        if _check_row(row, f"{path}: record {i}", required, report, mode):
+            yield row
+
+
+def _rows_delimited(path: str, delimiter: str, required: list[str], report: ReadReport, mode: BadRows) -> Iterator[dict]:
+    with open(path, encoding="utf-8", newline="") as f:
+        # TSV corpora (NSMC, KorNLI) hold bare quotes inside fields, so TSV is read without quoting.
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+        reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
+        header = next(reader, None)
+        if not header:
+            raise LmlearnError(f"{path}: empty file (a header line is needed)")
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise LmlearnError(f"{path}:1: no column '{missing[0]}' (columns: {', '.join(header)})")
+        for values in reader:
+            where = f"{path}:{reader.line_num}"
+            if not values:
+                continue
+            if len(values) != len(header):
+                report.bad(f"{where}: {len(values)} fields, the header has {len(header)}", mode)
+                continue
+            row = dict(zip(header, values))
+            if _check_row(row, where, required, report, mode):
+                yield row
+
+
+def _rows_csv(path, unit, required, report, mode):
+    return _rows_delimited(path, ",", required, report, mode)
+
+
+def _rows_tsv(path, unit, required, report, mode):
+    return _rows_delimited(path, "\t", required, report, mode)
+
+
+READERS = {"txt": _rows_txt, "jsonl": _rows_jsonl, "json": _rows_json, "csv": _rows_csv, "tsv": _rows_tsv}
+
+
+def _generate(files: list[str], fmt: str, unit: TxtUnit, required: list[str], on_bad_rows: BadRows,
+              report: ReadReport, stamp: str) -> Iterator[dict]:
+    for path in files:
+        yield from READERS[fmt](path, unit, required, report, on_bad_rows)
+
+
+def _files_of(spec: str) -> list[str]:
+    if any(ch in spec for ch in "*?["):
+        files = sorted(glob.glob(spec, recursive=True))
+        if not files:
+            raise LmlearnError(f"no files match {spec}")
+        return files
+    return [spec]
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _load_files(files: list[str], required: list[str], unit: TxtUnit, on_bad_rows: BadRows,
+                report: ReadReport) -> datasets.Dataset:
+    fmts = {FORMATS.get(os.path.splitext(p)[1].lower()) for p in files}
+    if None in fmts:
+        bad = next(p for p in files if FORMATS.get(os.path.splitext(p)[1].lower()) is None)
+        raise LmlearnError(f"{bad}: unknown data format; use one of {', '.join(FORMATS)}")
+    if len(fmts) > 1:
+        raise LmlearnError(f"files of several formats in one source: {', '.join(sorted(fmts))}")
+    fmt = fmts.pop()
+    if fmt == "parquet":
+        ds = datasets.load_dataset("parquet", data_files=files, split="train")
+        _require_columns(ds, required, files[0])
+        return ds
+    stamp = _fingerprint([(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in files], fmt, unit, required, on_bad_rows)
+    try:
+        return datasets.Dataset.from_generator(
+            _generate, fingerprint=stamp,
+            # tuples, not lists: datasets would shard list-valued arguments across workers
+            gen_kwargs={"files": tuple(files), "fmt": fmt, "unit": unit, "required": tuple(required),
+                        "on_bad_rows": on_bad_rows, "report": report, "stamp": stamp},
+        )
+    except datasets.exceptions.DatasetGenerationError as e:
+        if isinstance(e.__cause__, LmlearnError):
+            raise e.__cause__ from None
+        raise
+
+
+def _require_columns(ds: datasets.Dataset, required: list[str], where: str) -> None:
+    for col in required:
+        if col not in ds.column_names:
+            raise LmlearnError(f"{where}: no column '{col}' (columns: {', '.join(ds.column_names)})")
+
+
+def _load_builtin(spec: str) -> datasets.Dataset:
+    from lmlearn.data.builtin import load_builtin
+
+    name, _, query = spec[len("builtin:"):].partition("?")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    rows = load_builtin(name, options)
+    return datasets.Dataset.from_list(rows)
+
+
+def _load_hub(spec: str) -> datasets.Dataset:
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        raise LmlearnError(f"'{spec}' is not a local path and the hub is switched off (HF_HUB_OFFLINE)")
+    try:
+        ds = datasets.load_dataset(spec, split="train")
+    except Exception as e:  # the hub client raises many types for 'no network'
+        raise LmlearnError(
+            f"'{spec}' is not a local file or folder, and fetching it from the Hugging Face Hub failed "
+            f"({type(e).__name__}); without a network, download it elsewhere and pass the local path"
+        ) from None
+    return ds
+
+
+def load_source(spec: str, *, required: list[str] | tuple[str, ...] = ("text",), txt_unit: TxtUnit = "line",
+                on_bad_rows: BadRows = "error", report: ReadReport | None = None) -> datasets.Dataset:
+    """Load one data source into a `datasets.Dataset` that has the `required` columns."""
+    required = list(required)
+    report = report if report is not None else ReadReport()
+    if spec.startswith("builtin:"):
+        ds = _load_builtin(spec)
+    elif os.path.isdir(spec):
+        if not (os.path.exists(os.path.join(spec, "dataset_info.json"))
+                or os.path.exists(os.path.join(spec, "dataset_dict.json"))):
+            files = sorted(p for p in glob.glob(os.path.join(spec, "**", "*"), recursive=True)
+                           if os.path.splitext(p)[1].lower() in FORMATS)
+            if not files:
+                raise LmlearnError(f"{spec}: folder holds neither a saved dataset nor data files")
+            return _load_files(files, required, txt_unit, on_bad_rows, report)
+        ds = datasets.load_from_disk(spec)
+        if isinstance(ds, datasets.DatasetDict):
+            if "train" not in ds:
+                raise LmlearnError(f"{spec}: saved DatasetDict has no 'train' split (splits: {', '.join(ds)})")
+            ds = ds["train"]
+    elif any(ch in spec for ch in "*?[") or os.path.splitext(spec)[1].lower() in FORMATS or os.sep in spec and os.path.exists(os.path.dirname(spec) or "."):
+        files = _files_of(spec)
+        for p in files:
+            if not os.path.isfile(p):
+                raise LmlearnError(f"data file not found: {p}")
+        return _load_files(files, required, txt_unit, on_bad_rows, report)
+    else:
+        ds = _load_hub(spec)
+    _require_columns(ds, required, spec)
+    return ds

@@ -1,0 +1,29 @@
+"""Registry of pre-training objectives: the name used by `lmlearn pretrain --objective NAME`.
+
+An objective is one file holding a class with `name`, `head` (which model head it trains),
+`families` (the model families it fits), `prepare` (text dataset -> examples), `collate` and `loss`.
+Adding one means writing that file and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from lmlearn.errors import LmlearnError
+
+OBJECTIVES = {
+    "clm": "lmlearn.objectives.clm:CausalLM",
+}
+
+
+def objective_names() -> list[str]:
+    """The registered objective names."""
+    return sorted(OBJECTIVES)
+
+
+def get_objective(name: str) -> type:
+    """The objective class registered under `name`."""
+    if name not in OBJECTIVES:
+        raise LmlearnError(f"unknown objective '{name}'; available: {', '.join(objective_names())}")
+    module, _, attr = OBJECTIVES[name].partition(":")
+    return getattr(importlib.import_module(module), attr)

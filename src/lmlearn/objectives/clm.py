@@ -1,0 +1,34 @@
+"""Causal language modelling (GPT): predict each token from the ones before it.
+
+Text is packed into contiguous blocks with an end-of-text token between documents (GPT-2).
+The labels are the inputs themselves: Hugging Face causal-LM heads shift them inside the model,
+so shifting here as well would train the model to predict two tokens ahead.
+"""
+
+from __future__ import annotations
+
+import datasets
+import torch
+
+from lmlearn.data.blocks import blocks_tensor, pack_blocks
+
+
+class CausalLM:
+    """Next-token prediction on packed blocks."""
+
+    name = "clm"
+    head = "causal-lm"
+    families = ("gpt2", "llama", "gpt-neox")
+
+    def prepare(self, ds: datasets.Dataset, tokenizer, *, text_column: str, block_size: int,
+                what: str = "data") -> torch.Tensor:
+        """Tokenize and pack `ds` into an (N, block_size) tensor of token ids."""
+        return blocks_tensor(pack_blocks(ds, tokenizer, text_column=text_column, block_size=block_size), what)
+
+    def collate(self, examples: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Blocks need no padding and no randomness: inputs are their own labels."""
+        return {"input_ids": examples, "labels": examples}
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Mean next-token cross-entropy, as computed by the model's own shifted loss."""
+        return model(**batch).loss

@@ -1,0 +1,45 @@
+"""The learning-frameworks tour: stages run in order on built-in data, into one report.
+
+A stage is a function `(TourContext) -> StageResult` in its own module, listed in STAGES.
+Later learning frameworks add a stage here, one line each.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+STAGES = [
+    "lmlearn.tour.clm:stage",
+]
+
+
+@dataclass
+class TourContext:
+    """What stages share: the output folder, the tour's size knob, and earlier stages' results."""
+
+    out: Path
+    steps: int
+    seed: int
+    progress: bool
+    results: dict[str, "StageResult"] = field(default_factory=dict)
+
+
+@dataclass
+class StageResult:
+    """One stage's contribution: summary rows (a table), extra HTML, plots (PNG files)."""
+
+    name: str
+    title: str
+    rows: list[dict[str, Any]]
+    html: str = ""
+    plots: list[Path] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def load_stage(spec: str) -> Callable[[TourContext], StageResult]:
+    """Import a stage function from 'module:function'."""
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)

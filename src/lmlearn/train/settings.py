@@ -1,0 +1,39 @@
+"""Settings of the shared training loop (YAML keys and flags of every training command)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from lmlearn.config import option
+
+
+@dataclass
+class TrainSettings:
+    """Optimizer, schedule, batching, evaluation and checkpointing."""
+
+    max_steps: int = option(1000, "optimizer steps to train")
+    batch_size: int = option(16, "sequences per micro-batch (per device)")
+    grad_accum: int = option(1, "micro-batches per optimizer step")
+    lr: float = option(3e-4, "peak learning rate")
+    warmup_steps: int = option(100, "linear warm-up steps")
+    schedule: Literal["cosine", "linear", "constant"] = option("cosine", "decay after warm-up")
+    min_lr_ratio: float = option(0.1, "final learning rate as a fraction of --lr")
+    weight_decay: float = option(0.1, "AdamW decoupled weight decay (matrices only, not biases or norms)")
+    adam_beta1: float = option(0.9, "AdamW beta1")
+    adam_beta2: float = option(0.95, "AdamW beta2")
+    adam_eps: float = option(1e-8, "AdamW epsilon")
+    max_grad_norm: float = option(1.0, "clip the gradient norm to this (0 disables)")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = option(
+        "auto", "auto: bf16 on a GPU that has it, else fp32 (bf16 is slower than fp32 on most CPUs)")
+    compile: bool = option(False, "torch.compile the model (faster steps after a compile of a minute or so)")
+    seed: int = option(0, "seed for initialisation, data order and masking")
+    eval_every: int = option(100, "evaluate on held-out data every N steps (0: only at the end)")
+    eval_batches: int = option(20, "held-out batches per evaluation")
+    save_every: int = option(100, "write a checkpoint every N steps")
+    keep_last: int = option(2, "checkpoints to keep")
+    log_every: int = option(10, "write a metrics line every N steps")
+    resume: bool = option(False, "continue from the newest checkpoint in --out")
+    overwrite: bool = option(False, "start over even if --out holds an earlier run")
+    tensorboard: bool = option(False, "also log to TensorBoard (in OUT/tensorboard)")
+    progress: bool = option(True, "show a progress bar")
