@@ -21,6 +21,7 @@ def main(cfg: Config) -> int:
     rows = [r for r in describe_presets() if cfg.family in (None, r["family"])]
     print(f"{'preset':<20} {'hidden':>6} {'layers':>6} {'heads':>5} {'params (vocab 8000)':>20}")
     for r in rows:
-        print(f"{r['name']:<20} {r['hidden']:>6} {r['layers']:>6} {r['heads']:>5} {r['parameters']:>20,}")
+        layers = f"{r['layers']}+{r['decoder_layers']}" if r["decoder_layers"] else str(r["layers"])
+        print(f"{r['name']:<20} {r['hidden']:>6} {layers:>6} {r['heads']:>5} {r['parameters']:>20,}")
     print("Any local Hugging Face model folder works too: --model PATH")
     return 0

@@ -1,0 +1,159 @@
+"""Turn a preset name or a local model folder into a transformers model with the head an objective needs."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForPreTraining,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PreTrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
+
+from lmlearn.errors import LmlearnError
+from lmlearn.models.presets import FAMILIES, build_config, parse_preset, preset_names
+
+HEAD_CLASSES = {
+    "causal-lm": AutoModelForCausalLM,
+    "masked-lm": AutoModelForMaskedLM,
+    "seq2seq-lm": AutoModelForSeq2SeqLM,
+    "pretraining": AutoModelForPreTraining,
+    "base": AutoModel,
+}
+HEADS = tuple(HEAD_CLASSES)
+
+# Which families each head is for. transformers has more pairings (BertLMHeadModel makes BERT a
+# decoder, AutoModelForPreTraining maps gpt2 to its plain LM head); they are not what these presets
+# are meant to train, so they are refused rather than silently built. XLNet's permutation LM sits
+# under causal-lm (AutoModelForCausalLM gives XLNetLMHeadModel); "pretraining" is for the families
+# with a dedicated *ForPreTraining class (BERT NSP, ALBERT SOP, ELECTRA's discriminator).
+FAMILIES_BY_HEAD: dict[str, tuple[str, ...]] = {
+    "causal-lm": ("gpt2", "llama", "gpt-neox", "xlnet"),
+    "masked-lm": ("bert", "roberta", "albert", "electra", "deberta-v2", "distilbert"),
+    "seq2seq-lm": ("bart", "t5"),
+    "pretraining": ("bert", "albert", "electra"),
+    "base": FAMILIES,
+}
+LM_HEADS = ("causal-lm", "masked-lm", "seq2seq-lm")
+
+# config.model_type where it differs from our family name
+_MODEL_TYPE_TO_FAMILY = {"gpt_neox": "gpt-neox"}
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def families_for(head: str) -> list[str]:
+    """The preset families that can be built with `head`."""
+    _check_head_name(head)
+    return list(FAMILIES_BY_HEAD[head])
+
+
+def lm_head_of(family: str) -> str:
+    """The language-modelling head a preset family is trained with (causal, masked or seq2seq)."""
+    return next(head for head in LM_HEADS if family in FAMILIES_BY_HEAD[head])
+
+
+def family_of(config: PreTrainedConfig) -> str:
+    """The preset family of a config; an architecture outside the presets keeps its model_type."""
+    return _MODEL_TYPE_TO_FAMILY.get(config.model_type, config.model_type)
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts; tied weights are counted once."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None):
+    """Seed the weight init without moving the caller's random stream."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _check_head_name(head: str) -> None:
+    if head not in HEAD_CLASSES:
+        raise LmlearnError(f"unknown model head '{head}'; heads: {', '.join(HEADS)}")
+
+
+def _check_head(family: str, head: str, what: str) -> None:
+    """Refuse a head the family has no model for (families outside the presets are left to transformers)."""
+    _check_head_name(head)
+    if family in FAMILIES and family not in FAMILIES_BY_HEAD[head]:
+        raise LmlearnError(
+            f"{what} cannot be used for {head}; families that can: {', '.join(FAMILIES_BY_HEAD[head])}"
+        )
+
+
+def build_model(config: PreTrainedConfig, head: str, seed: int | None = None) -> PreTrainedModel:
+    """A freshly initialized fp32 model for `config` with `head` (default attention: sdpa where supported)."""
+    _check_head_name(head)
+    with _seeded(seed):
+        return HEAD_CLASSES[head].from_config(config, dtype=torch.float32)
+
+
+def _model_folder(spec: str) -> Path:
+    """The folder `spec` names, or an error saying what is missing."""
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        close = difflib.get_close_matches(spec, preset_names(), n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise LmlearnError(
+            f"model '{spec}' is neither a preset{hint} nor an existing folder; run `lmlearn models` to list presets"
+        )
+    if not (path / "config.json").is_file():
+        raise LmlearnError(f"model folder '{path}' has no config.json; save models there with save_pretrained")
+    return path
+
+
+def load_model(
+    spec: str, head: str, tokenizer: PreTrainedTokenizerFast | None = None, seed: int | None = None
+) -> PreTrainedModel:
+    """A preset built from scratch for `tokenizer`, or a model saved in a local folder, with `head`."""
+    parsed = parse_preset(spec)
+    if parsed is not None:
+        _check_head(parsed[0], head, f"preset '{spec}'")
+        if tokenizer is None:
+            raise LmlearnError(f"preset '{spec}' needs a tokenizer to size its vocabulary; give one")
+        return build_model(build_config(spec, tokenizer), head, seed)
+
+    path = _model_folder(spec)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (ValueError, OSError) as err:
+        raise LmlearnError(f"cannot read {path / 'config.json'}: {str(err).splitlines()[0]}") from err
+    _check_head(family_of(config), head, f"model '{spec}' ({config.model_type})")
+    vocab_size = getattr(config, "vocab_size", None)
+    if tokenizer is not None and vocab_size is not None and len(tokenizer) > vocab_size:
+        raise LmlearnError(
+            f"tokenizer has {len(tokenizer)} tokens but model '{spec}' embeds only {vocab_size}; "
+            "use the tokenizer saved with the model"
+        )
+    try:
+        # fp32 whatever the checkpoint was saved in: transformers 5 otherwise keeps the saved dtype.
+        with _seeded(seed):
+            return HEAD_CLASSES[head].from_pretrained(path, config=config, dtype=torch.float32)
+    except ValueError as err:  # the Auto class has no model of this type for the head
+        raise LmlearnError(f"model '{spec}' cannot be loaded for {head}: {str(err).splitlines()[0]}") from err
+
+
+def load_tokenizer(spec: str) -> PreTrainedTokenizerFast | None:
+    """The tokenizer saved in folder `spec`, or None when `spec` is a preset or holds no tokenizer files."""
+    path = Path(spec).expanduser()
+    if not path.is_dir() or not any((path / name).is_file() for name in TOKENIZER_FILES):
+        return None
+    return AutoTokenizer.from_pretrained(path)
