@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from lmlearn import __version__, config
@@ -45,11 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """Library chatter (one-time notices, save progress bars) hides what matters in a CLI run."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
     module = args._module
+    if not debug:
+        _quiet_libraries()
     try:
         cfg = config.from_args(module.Config, args)
         return module.main(cfg) or 0
@@ -58,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"lmlearn: error: {e}", file=sys.stderr)
         return getattr(e, "exit_code", 2)
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("lmlearn: interrupted", file=sys.stderr)
         return 130

@@ -46,6 +46,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     family = check_family(cfg.model, objective.families, f"objective '{cfg.objective}'")
     out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
 
+    import datasets
     from transformers import set_seed
 
     from lmlearn.data.sources import ReadReport
@@ -53,6 +54,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     from lmlearn.run import save_model, write_summary
     from lmlearn.train.loop import train
 
+    if not cfg.progress:
+        datasets.disable_progress_bars()
     report = ReadReport()
     train_ds, eval_ds = _split(cfg, report)
     if report.skipped:

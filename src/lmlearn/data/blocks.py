@@ -43,4 +43,6 @@ def blocks_tensor(blocks: datasets.Dataset, what: str = "data") -> torch.Tensor:
     """All blocks as one (N, block_size) LongTensor, so a batch is one indexing operation."""
     if len(blocks) == 0:
         raise LmlearnError(f"the {what} is too small to fill one block; use more text or a smaller --block-size")
-    return torch.tensor(blocks.with_format("numpy")["input_ids"], dtype=torch.long)
+    column = blocks.data.column("input_ids").combine_chunks()  # arrow list<int> -> one flat buffer
+    flat = column.flatten().to_numpy()
+    return torch.from_numpy(flat.astype("int64", copy=False)).view(len(blocks), -1)

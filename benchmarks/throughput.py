@@ -1,0 +1,184 @@
+"""Training throughput: a minimal PyTorch loop, lmlearn's loop and Hugging Face `Trainer`,
+on the same model, data, optimizer and batch, interleaved in one process.
+
+Each trainer's step time is the interval between two consecutive batch fetches, so every cost
+of an iteration (data, forward, backward, clipping, optimizer, schedule, bookkeeping) is in it.
+Prints the median tokens/s of each and the ratios.
+
+    .venv/bin/python benchmarks/throughput.py [--preset gpt2-small] [--seq 256] [--batch 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import tempfile
+import time
+
+import torch
+
+
+def make_setup(data: str, preset: str, seq: int, vocab: int):
+    """Tokenizer, blocks and an initial model, shared by all three trainers."""
+    from lmlearn.data.sources import load_source
+    from lmlearn.models.factory import load_model
+    from lmlearn.objectives.clm import CausalLM
+    from lmlearn.tokenization import train_tokenizer
+
+    ds = load_source(data)
+    tokenizer = train_tokenizer(ds["text"], family="gpt2", vocab_size=vocab)
+    blocks = CausalLM().prepare(ds, tokenizer, text_column="text", block_size=seq)
+    torch.manual_seed(0)
+    model = load_model(preset, "causal-lm", tokenizer, seed=0)
+    return tokenizer, blocks, model
+
+
+class Clock:
+    """Records the time of each batch fetch."""
+
+    def __init__(self):
+        self.ticks: list[float] = []
+
+    def tick(self) -> None:
+        self.ticks.append(time.perf_counter())
+
+    def step_times(self, warmup: int) -> list[float]:
+        gaps = [b - a for a, b in zip(self.ticks, self.ticks[1:])]
+        return gaps[warmup:]
+
+
+def settings(steps: int, batch: int, compile: bool = False):
+    from lmlearn.train.settings import TrainSettings
+
+    return TrainSettings(max_steps=steps, batch_size=batch, lr=3e-4, warmup_steps=2, weight_decay=0.1,
+                         max_grad_norm=1.0, eval_every=0, save_every=10**9, log_every=10**9, progress=False,
+                         compile=compile)
+
+
+def run_minimal(model, blocks, steps: int, batch: int) -> Clock:
+    """What a person writes by hand: index a batch, forward, backward, clip, step."""
+    from lmlearn.train.optim import make_optimizer, make_scheduler
+
+    s = settings(steps, batch)
+    opt, clock = make_optimizer(model, s), Clock()
+    sched = make_scheduler(opt, s)
+    g = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        clock.tick()
+        x = blocks[torch.randint(len(blocks), (batch,), generator=g)]
+        loss = model(input_ids=x, labels=x).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+    return clock
+
+
+def run_lmlearn(model, blocks, steps: int, batch: int, compile: bool = False) -> Clock:
+    """lmlearn's loop (`lmlearn.train.loop.train`) with the CLM objective."""
+    from lmlearn.objectives.clm import CausalLM
+    from lmlearn.train.loop import train
+
+    clock = Clock()
+
+    class Timed(CausalLM):
+        def collate(self, examples, generator):
+            clock.tick()
+            return super().collate(examples, generator)
+
+    with tempfile.TemporaryDirectory() as out:
+        train(model, Timed(), blocks, None, settings(steps, batch, compile), out)
+    # No closing tick: the time after the last fetch includes the final checkpoint write, not a step.
+    return clock
+
+
+def run_trainer(model, blocks, steps: int, batch: int) -> Clock:
+    """Hugging Face Trainer with the same optimizer settings.
+
+    Trainer fetches batches ahead of the step that uses them, so its clock ticks at each step's
+    end (a callback) instead of at each fetch; the intervals are again whole iterations.
+    """
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    clock = Clock()
+
+    class Tick(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            clock.tick()
+
+    class Blocks(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(blocks)
+
+        def __getitem__(self, i):
+            return {"input_ids": blocks[i], "labels": blocks[i]}
+
+    def collate(rows):
+        x = torch.stack([r["input_ids"] for r in rows])
+        return {"input_ids": x, "labels": x}
+
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(output_dir=out, max_steps=steps, per_device_train_batch_size=batch,
+                                 learning_rate=3e-4, weight_decay=0.1, warmup_steps=2, lr_scheduler_type="cosine",
+                                 adam_beta1=0.9, adam_beta2=0.95, max_grad_norm=1.0, logging_steps=10**9,
+                                 save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0,
+                                 disable_tqdm=True, seed=0)
+        Trainer(model=model, args=args, train_dataset=Blocks(), data_collator=collate,
+                callbacks=[Tick()]).train()
+    clock.ticks.pop()  # keep as many intervals as the other two (they lack the last step's end)
+    return clock
+
+
+def run_lmlearn_compiled(model, blocks, steps: int, batch: int) -> Clock:
+    """lmlearn's loop with --compile (the warm-up steps absorb the compilation)."""
+    return run_lmlearn(model, blocks, steps, batch, compile=True)
+
+
+RUNNERS = {"minimal": run_minimal, "lmlearn": run_lmlearn, "trainer": run_trainer,
+           "lmlearn+compile": run_lmlearn_compiled}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default="builtin:corpus?docs=4000")
+    parser.add_argument("--preset", default="gpt2-small")
+    parser.add_argument("--seq", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--vocab", type=int, default=8000)
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per run")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (order rotates)")
+    parser.add_argument("--compile", action="store_true", help="also time lmlearn with --compile")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+
+    tokenizer, blocks, model0 = make_setup(args.data, args.preset, args.seq, args.vocab)
+    params = sum(p.numel() for p in model0.parameters())
+    print(f"{args.preset}: {params / 1e6:.2f}M parameters, batch {args.batch} x {args.seq} tokens, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    names = [n for n in RUNNERS if args.compile or n != "lmlearn+compile"]
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(args.rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            model = copy.deepcopy(model0)
+            clock = RUNNERS[name](model, blocks, args.warmup + args.steps, args.batch)
+            times[name] += clock.step_times(args.warmup)
+            print(f"round {r + 1} {name:15s} median step {statistics.median(clock.step_times(args.warmup)):.3f} s")
+    tokens = args.batch * args.seq
+    tps = {name: tokens / statistics.median(t) for name, t in times.items()}
+    for name, value in tps.items():
+        print(f"{name:15s} {value:10.0f} tokens/s (median of {len(times[name])} steps)")
+    ratios = {f"{a}/{b}": tps[a] / tps[b] for a in names if a.startswith("lmlearn") for b in ("minimal", "trainer")}
+    for key, value in ratios.items():
+        print(f"{key}: {value:.3f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "parameters": params, "tokens_per_sec": tps, "ratios": ratios}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
