@@ -20,7 +20,7 @@ def stage(ctx: TourContext) -> StageResult:
     summary = run(cfg)
     samples = []
     for prompt in PROMPTS:
-        text = generate(GenerateConfig(model=str(out), prompt=prompt, max_new_tokens=24))[0]
+        text = generate(GenerateConfig(model=str(out), prompt=prompt, max_new_tokens=24, repetition_penalty=1.3))[0]
         samples.append((prompt, text))
     rows = [{"stage": "clm", "framework": "causal LM pre-training (GPT)", "model": cfg.model,
              "metric": "held-out perplexity", "before": summary["initial_eval_perplexity"],
@@ -28,7 +28,7 @@ def stage(ctx: TourContext) -> StageResult:
     plot = loss_curve(out / "metrics.jsonl", ctx.out / "clm_loss.png", "Causal LM pre-training (gpt2-tiny)")
     items = "".join(f"<li><b>{_esc(p)}</b>{_esc(t)}</li>" for p, t in samples)
     html = (f"<p>{summary['parameters']:,} parameters, {summary['tokens_seen']:,} tokens seen, "
-            f"{summary['wall_time_sec']} s. Greedy samples:</p><ul>{items}</ul>")
+            f"{summary['wall_time_sec']} s. Greedy samples (repetition penalty 1.3):</p><ul>{items}</ul>")
     return StageResult(name="clm", title="Causal-LM pre-training", rows=rows, html=html, plots=[plot],
                        data={"summary": summary, "samples": samples, "model_dir": str(out / "model")})
 
