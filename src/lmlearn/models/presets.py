@@ -71,9 +71,12 @@ def _half(layers: int) -> int:
 
 
 def _gpt2(s: Shape, ids: SpecialIds) -> PreTrainedConfig:
+    # GPT-2's tanh-approximated GELU, computed by PyTorch's fused kernel instead of the five separate
+    # element-wise ops of "gelu_new" (same function, about 3% faster steps on CPU).
     return GPT2Config(
         vocab_size=ids.vocab_size, n_positions=MAX_POSITIONS, n_embd=s.hidden, n_layer=s.layers,
-        n_head=s.heads, n_inner=s.ffn, pad_token_id=ids.pad, bos_token_id=ids.bos, eos_token_id=ids.eos,
+        n_head=s.heads, n_inner=s.ffn, activation_function="gelu_pytorch_tanh",
+        pad_token_id=ids.pad, bos_token_id=ids.bos, eos_token_id=ids.eos,
     )
 
 

@@ -12,10 +12,10 @@ import math
 import signal
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 import torch
 from accelerate import Accelerator
@@ -123,9 +123,30 @@ def _check_resumable(saved: dict[str, Any], now: dict[str, Any], where: Path) ->
                                "(resume with the same settings, or start over with --overwrite)")
 
 
+@contextmanager
+def _without_kv_cache(model: torch.nn.Module) -> Iterator[None]:
+    """A KV cache serves generation; built in every training forward it only costs time (Trainer
+    switches it off too). The saved model keeps its setting."""
+    config = getattr(model, "config", None)
+    use_cache = getattr(config, "use_cache", None)
+    if use_cache is not None:
+        config.use_cache = False
+    try:
+        yield
+    finally:
+        if use_cache is not None:
+            config.use_cache = use_cache
+
+
 def train(model: torch.nn.Module, objective: Objective, train_data: Any, eval_data: Any,
           settings: TrainSettings, out_dir: str | Path, run_config: dict[str, Any] | None = None) -> TrainResult:
     """Train `model` on `train_data` with `objective`; checkpoints and metrics.jsonl go to `out_dir`."""
+    with _without_kv_cache(model):
+        return _train(model, objective, train_data, eval_data, settings, out_dir, run_config)
+
+
+def _train(model: torch.nn.Module, objective: Objective, train_data: Any, eval_data: Any,
+           settings: TrainSettings, out_dir: str | Path, run_config: dict[str, Any] | None) -> TrainResult:
     out, run_config = Path(out_dir), run_config or {}
     ckpt_dir = out / "checkpoints"
     accelerator = Accelerator(mixed_precision=_precision(settings))

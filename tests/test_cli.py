@@ -1,0 +1,80 @@
+"""The CLI commands around pre-training: tokenizer training, generation, presets, the tour."""
+
+import json
+
+import pytest
+
+from lmlearn.cli import main
+from lmlearn.commands.generate import Config as GenerateConfig, generate
+from lmlearn.commands.pretrain import PretrainConfig, run
+
+
+def test_tokenizer_train_saves_an_autotokenizer_folder(tmp_path, capsys):
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "tok"
+    assert main(["tokenizer", "train", "--kind", "wordpiece", "--family", "bert", "--data",
+                 "builtin:corpus?docs=300", "--vocab-size", "1500", "--out", str(out)]) == 0
+    tok = AutoTokenizer.from_pretrained(out)
+    text = "민준은 서울에 산다. Minjun lives in Seoul."
+    ids = tok(text)["input_ids"]
+    assert tok.convert_ids_to_tokens(ids)[0] == "[CLS]" and tok.convert_ids_to_tokens(ids)[-1] == "[SEP]"
+    assert tok.decode(ids, skip_special_tokens=True) == text
+    assert len(tok) <= 1500 and "1500" not in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gpt")
+    run(PretrainConfig(model="gpt2-tiny", data="builtin:corpus?docs=400", vocab_size=800, block_size=64, batch_size=8,
+                       max_steps=40, lr=3e-3, warmup_steps=4, eval_every=0, out=str(out), progress=False))
+    return out
+
+
+def test_generate_greedy_is_deterministic_and_sampling_follows_the_seed(trained):
+    greedy = [generate(GenerateConfig(model=str(trained), prompt="Minjun", max_new_tokens=10))[0] for _ in range(2)]
+    assert greedy[0] == greedy[1]
+    sample = lambda seed: generate(GenerateConfig(model=str(trained), prompt="민준은", max_new_tokens=10,  # noqa: E731
+                                                  do_sample=True, temperature=1.5, top_k=50, top_p=0.95,
+                                                  num_return_sequences=4, seed=seed))
+    assert sample(1) == sample(1)
+    assert len(set(sample(1) + sample(2))) > 1
+
+
+def test_generate_top_k_one_is_greedy(trained):
+    greedy = generate(GenerateConfig(model=str(trained), prompt="The film", max_new_tokens=8))
+    top1 = generate(GenerateConfig(model=str(trained), prompt="The film", max_new_tokens=8, do_sample=True, top_k=1))
+    assert greedy == top1
+
+
+def test_generate_cli_prints_the_continuation(trained, capsys):
+    assert main(["generate", "--model", str(trained / "model"), "--prompt", "Minjun", "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.startswith("Minjun")
+    assert main(["generate", "--model", str(trained / "nothing")]) == 2
+    assert "no config.json" in capsys.readouterr().err
+
+
+def test_continued_pretraining_from_a_folder(trained, tmp_path):
+    before = json.loads((trained / "summary.json").read_text())
+    summary = run(PretrainConfig(model=str(trained / "model"), data="builtin:corpus?docs=400", block_size=64,
+                                 batch_size=8, max_steps=2, eval_every=0, out=str(tmp_path / "more"), progress=False))
+    assert summary["family"] == "gpt2" and summary["parameters"] == before["parameters"]
+    assert not (tmp_path / "more" / "tokenizer").exists()  # the folder's own tokenizer was used
+    # same weights, same held-out split: it starts exactly where the first run ended
+    assert summary["initial_eval_loss"] == pytest.approx(before["eval_loss"], abs=1e-5)
+    assert summary["initial_eval_loss"] < before["initial_eval_loss"] - 0.5
+
+
+def test_models_lists_every_family(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ["gpt2-tiny", "llama-small", "gpt-neox-tiny", "bert-small", "t5-tiny", "deberta-v2-small"]:
+        assert name in out
+
+
+@pytest.mark.slow
+def test_tour_writes_the_report(tmp_path, capsys):
+    assert main(["tour", "--out", str(tmp_path), "--steps", "30", "--no-progress"]) == 0
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "held-out perplexity" in html and "data:image/png;base64," in html
+    assert "clm" in capsys.readouterr().out
