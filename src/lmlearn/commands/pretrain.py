@@ -72,7 +72,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
 
     result = train(model, objective, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg))
     trainable, total = count_parameters(model)
-    save_model(result.accelerator.unwrap_model(model), tokenizer, out / "model")
+    if result.accelerator.is_main_process:
+        save_model(result.accelerator.unwrap_model(model), tokenizer, out / "model")
     summary = {
         "objective": cfg.objective, "model": cfg.model, "family": family,
         "parameters": total, "trainable_parameters": trainable,
@@ -85,7 +86,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
         "wall_time_sec": round(result.wall_time, 2),
         "skipped_rows": report.skipped,
     }
-    write_summary(out, summary)
+    if result.accelerator.is_main_process:
+        write_summary(out, summary)
     return summary
 
 

@@ -169,21 +169,33 @@ def _train(model: torch.nn.Module, objective: Objective, train_data: Any, eval_d
         model = torch.compile(model)
     order = BatchOrder(len(train_data), settings.batch_size, settings.seed,
                        accelerator.process_index, accelerator.num_processes)
-    metrics = MetricsLog(out, start_step if latest is not None else None, settings.tensorboard)
+    metrics = MetricsLog(out, start_step if latest is not None else None, settings.tensorboard,
+                         enabled=accelerator.is_main_process)
     if start_step == 0 and eval_data is not None:
         initial_eval = evaluate(model, objective, eval_data, settings, accelerator)
 
     def checkpoint(step: int) -> Path:
+        path = ckpt_dir / f"step-{step:08d}"
+        if not accelerator.is_main_process:  # one writer; the others wait for it
+            accelerator.wait_for_everyone()
+            return path
         state = {"step": step, "tokens_seen": tokens_seen, "elapsed": elapsed, "config": run_config,
                  "initial_eval_loss": initial_eval, "rng": rng_state(),
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
-        return save_checkpoint(ckpt_dir, step, accelerator.unwrap_model(model), state, settings.keep_last)
+        save_checkpoint(ckpt_dir, step, accelerator.unwrap_model(model), state, settings.keep_last)
+        accelerator.wait_for_everyone()
+        return path
 
     received: list[int] = []
+
+    def on_signal(signum: int, _: Any) -> None:
+        if received:  # a second Ctrl-C means stop now, without the checkpoint
+            raise KeyboardInterrupt
+        received.append(signum)
+
     handlers = {}
     if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
-        handlers = {s: signal.signal(s, lambda signum, _: received.append(signum))
-                    for s in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     bar = tqdm(total=settings.max_steps, initial=start_step, disable=not settings.progress, desc="training",
                dynamic_ncols=True)
     step, eval_loss, last_loss = start_step, None, float("nan")
@@ -211,6 +223,7 @@ def _train(model: torch.nn.Module, objective: Objective, train_data: Any, eval_d
                 where = f"the last good checkpoint is {kept[-1]}" if kept else "no checkpoint was written yet"
                 raise LmlearnError(f"loss became {loss_value} (gradient norm {norm_value}) at step {step + 1}; "
                                    f"stopped without saving; {where} (try a lower --lr)")
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -224,7 +237,7 @@ def _train(model: torch.nn.Module, objective: Objective, train_data: Any, eval_d
                 tokens_seen += window_tokens
                 elapsed += window_time
                 record = {"step": step, "loss": window_loss / window_steps,
-                          "lr": scheduler.get_last_lr()[0], "tokens_per_sec": window_tokens / max(window_time, 1e-9),
+                          "lr": lr, "tokens_per_sec": window_tokens / max(window_time, 1e-9),
                           "grad_norm": norm_value, "tokens_seen": tokens_seen, "elapsed": round(elapsed, 3)}
                 if do_eval:
                     eval_loss = evaluate(model, objective, eval_data, settings, accelerator)

@@ -33,15 +33,17 @@ def _clean(value: Any) -> Any:
 class MetricsLog:
     """Appends metric lines; on resume, drops lines past the checkpoint so none are doubled."""
 
-    def __init__(self, out_dir: str | Path, resume_step: int | None, tensorboard: bool = False):
+    def __init__(self, out_dir: str | Path, resume_step: int | None, tensorboard: bool = False, enabled: bool = True):
         self.path = Path(out_dir) / "metrics.jsonl"
+        self._file, self._tb = None, None
+        if not enabled:  # processes other than the main one in a distributed run
+            return
         if resume_step is None:
             atomic_write_text(self.path, "")
         else:
             kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
             atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
         self._file = open(self.path, "a", encoding="utf-8")
-        self._tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -49,6 +51,8 @@ class MetricsLog:
 
     def log(self, record: dict[str, Any]) -> None:
         """Write one line now (flushed, so a kill loses at most the line being written)."""
+        if self._file is None:
+            return
         self._file.write(json.dumps({k: _clean(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
         self._file.flush()
         if self._tb is not None:
@@ -58,6 +62,7 @@ class MetricsLog:
 
     def close(self) -> None:
         """Flush and close the files."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         if self._tb is not None:
             self._tb.close()
