@@ -16,6 +16,7 @@ import json
 import statistics
 import tempfile
 import time
+from types import SimpleNamespace
 
 import torch
 
@@ -29,7 +30,7 @@ def make_setup(data: str, preset: str, seq: int, vocab: int):
 
     ds = load_source(data)
     tokenizer = train_tokenizer(ds["text"], family="gpt2", vocab_size=vocab)
-    blocks = CausalLM().prepare(ds, tokenizer, text_column="text", block_size=seq)
+    blocks = CausalLM(SimpleNamespace(text_column="text", block_size=seq), tokenizer).prepare(ds)
     torch.manual_seed(0)
     model = load_model(preset, "causal-lm", tokenizer, seed=0)
     return tokenizer, blocks, model

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,31 @@ from lmlearn.train.settings import TrainSettings
 
 
 @dataclass
-class PretrainConfig(TrainSettings, DataSettings, ModelSettings):
-    """Settings of `lmlearn pretrain`."""
-
+class _PretrainBase(TrainSettings, DataSettings, ModelSettings):
     objective: str = option("clm", "pre-training objective (see docs/objectives.md)")
     out: str = option("runs/pretrain", "output folder")
+
+
+def _with_objective_options(base: type) -> type:
+    """The settings of `lmlearn pretrain`: the shared ones plus every objective's own Options.
+
+    Objectives may share an option (several use `mlm_probability`) if they agree on its type and default.
+    """
+    from lmlearn.objectives import option_classes
+
+    fields: dict[str, tuple[str, Any, dataclasses.Field]] = {}
+    for options in option_classes():
+        hints = typing.get_type_hints(options)
+        for f in dataclasses.fields(options):
+            if f.name in fields and (fields[f.name][1], fields[f.name][2].default) != (hints[f.name], f.default):
+                raise TypeError(f"objective option '{f.name}' is declared twice with different types or defaults")
+            fields[f.name] = (f.name, hints[f.name], dataclasses.field(default=f.default, metadata=f.metadata))
+    cls = dataclasses.make_dataclass("PretrainConfig", list(fields.values()), bases=(base,))
+    cls.__doc__ = "Settings of `lmlearn pretrain`."
+    return cls
+
+
+PretrainConfig = _with_objective_options(_PretrainBase)
 
 
 def _split(cfg: PretrainConfig, report) -> tuple[Any, Any]:
@@ -42,16 +64,16 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     from lmlearn.objectives import get_objective
     from lmlearn.run import check_family, get_tokenizer, prepare_out_dir
 
-    objective = get_objective(cfg.objective)()
-    family = check_family(cfg.model, objective.families, f"objective '{cfg.objective}'")
+    objective_class = get_objective(cfg.objective)
+    family = check_family(cfg.model, objective_class.families, f"objective '{cfg.objective}'")
     out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
 
     import datasets
     from transformers import set_seed
 
     from lmlearn.data.sources import ReadReport
-    from lmlearn.models.factory import count_parameters, load_model
-    from lmlearn.run import save_model, write_summary
+    from lmlearn.models.factory import count_parameters
+    from lmlearn.run import write_summary
     from lmlearn.train.loop import train
 
     if not cfg.progress:
@@ -62,18 +84,17 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
         print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
     texts = (text for batch in train_ds.iter(batch_size=1000) for text in batch[cfg.text_column])
     tokenizer = get_tokenizer(cfg, out, family, texts)
+    objective = objective_class(cfg, tokenizer)
     set_seed(cfg.seed)
-    model = load_model(cfg.model, objective.head, tokenizer, seed=cfg.seed)
-    train_examples = objective.prepare(train_ds, tokenizer, text_column=cfg.text_column,
-                                       block_size=cfg.block_size, what="training data")
-    eval_examples = None if eval_ds is None else objective.prepare(
-        eval_ds, tokenizer, text_column=cfg.text_column, block_size=cfg.block_size, what="held-out data")
+    model = objective.build_model(cfg.model, cfg.seed)
+    train_examples = objective.prepare(train_ds, what="training data")
+    eval_examples = None if eval_ds is None else objective.prepare(eval_ds, what="held-out data")
     config.save(cfg, out / "config.yaml")
 
     result = train(model, objective, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg))
     trainable, total = count_parameters(model)
     if result.accelerator.is_main_process:
-        save_model(result.accelerator.unwrap_model(model), tokenizer, out / "model")
+        objective.save(result.accelerator.unwrap_model(model), out / "model")
     summary = {
         "objective": cfg.objective, "model": cfg.model, "family": family,
         "parameters": total, "trainable_parameters": trainable,

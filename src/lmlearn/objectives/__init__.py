@@ -1,8 +1,8 @@
 """Registry of pre-training objectives: the name used by `lmlearn pretrain --objective NAME`.
 
-An objective is one file holding a class with `name`, `head` (which model head it trains),
-`families` (the model families it fits), `prepare` (text dataset -> examples), `collate` and `loss`.
-Adding one means writing that file and one line here.
+An objective is one file holding a subclass of `lmlearn.objectives.base.Objective`; its
+`Options` dataclass (if any) adds its own flags to `lmlearn pretrain`. Adding one means writing
+that file and one line here.
 """
 
 from __future__ import annotations
@@ -27,3 +27,9 @@ def get_objective(name: str) -> type:
         raise LmlearnError(f"unknown objective '{name}'; available: {', '.join(objective_names())}")
     module, _, attr = OBJECTIVES[name].partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def option_classes() -> list[type]:
+    """Every objective's Options dataclass, in registry order (their fields become pretrain flags)."""
+    classes = [get_objective(name).Options for name in OBJECTIVES]
+    return list(dict.fromkeys(c for c in classes if c is not None))

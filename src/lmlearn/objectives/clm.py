@@ -11,24 +11,21 @@ import datasets
 import torch
 
 from lmlearn.data.blocks import blocks_tensor, pack_blocks
+from lmlearn.objectives.base import Objective
 
 
-class CausalLM:
+class CausalLM(Objective):
     """Next-token prediction on packed blocks."""
 
     name = "clm"
     head = "causal-lm"
     families = ("gpt2", "llama", "gpt-neox")
 
-    def prepare(self, ds: datasets.Dataset, tokenizer, *, text_column: str, block_size: int,
-                what: str = "data") -> torch.Tensor:
+    def prepare(self, ds: datasets.Dataset, *, what: str = "data") -> torch.Tensor:
         """Tokenize and pack `ds` into an (N, block_size) tensor of token ids."""
-        return blocks_tensor(pack_blocks(ds, tokenizer, text_column=text_column, block_size=block_size), what)
+        blocks = pack_blocks(ds, self.tokenizer, text_column=self.cfg.text_column, block_size=self.cfg.block_size)
+        return blocks_tensor(blocks, what)
 
     def collate(self, examples: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Blocks need no padding and no randomness: inputs are their own labels."""
         return {"input_ids": examples, "labels": examples}
-
-    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean next-token cross-entropy, as computed by the model's own shifted loss."""
-        return model(**batch).loss

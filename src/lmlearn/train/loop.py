@@ -84,6 +84,11 @@ class BatchOrder:
         return self._perm[start:start + self.size]
 
 
+def take(data: Any, idx: torch.Tensor) -> Any:
+    """The examples at `idx`: one indexing op for a tensor of blocks, a list for anything else."""
+    return data[idx] if isinstance(data, torch.Tensor) else [data[i] for i in idx.tolist()]
+
+
 def _generator(seed: int, g: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + g)
 
@@ -103,7 +108,7 @@ def evaluate(model: torch.nn.Module, objective: Objective, data: Any, settings: 
     n = len(data)
     for b in range(min(settings.eval_batches, math.ceil(n / settings.batch_size))):
         idx = torch.arange(b * settings.batch_size, min(n, (b + 1) * settings.batch_size))
-        batch = {k: v.to(accelerator.device) for k, v in objective.collate(data[idx], _generator(-1, b)).items()}
+        batch = {k: v.to(accelerator.device) for k, v in objective.collate(take(data, idx), _generator(-1, b)).items()}
         with accelerator.autocast():
             losses.append(objective.loss(model, batch).float())
     model.train(was_training)
@@ -207,7 +212,7 @@ def _train(model: torch.nn.Module, objective: Objective, train_data: Any, eval_d
             step_loss = torch.zeros((), device=accelerator.device)
             for micro in range(settings.grad_accum):
                 g = step * settings.grad_accum + micro
-                batch = objective.collate(train_data[order.indices(g)], _generator(settings.seed, g))
+                batch = objective.collate(take(train_data, order.indices(g)), _generator(settings.seed, g))
                 batch = {k: v.to(accelerator.device, non_blocking=True) for k, v in batch.items()}
                 last_micro = micro == settings.grad_accum - 1
                 with accelerator.no_sync(model) if not last_micro else nullcontext(), accelerator.autocast():
