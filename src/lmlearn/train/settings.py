@@ -15,7 +15,7 @@ class TrainSettings:
     max_steps: int = option(1000, "optimizer steps to train")
     batch_size: int = option(16, "sequences per micro-batch (per device)")
     grad_accum: int = option(1, "micro-batches per optimizer step")
-    lr: float = option(3e-4, "peak learning rate")
+    lr: float = option(1e-3, "peak learning rate (1e-3 suits the small presets; lower it for larger models)")
     warmup_steps: int = option(100, "linear warm-up steps")
     schedule: Literal["cosine", "linear", "constant"] = option("cosine", "decay after warm-up")
     min_lr_ratio: float = option(0.1, "final learning rate as a fraction of --lr")
