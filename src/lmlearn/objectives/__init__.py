@@ -13,15 +13,8 @@ from lmlearn.errors import LmlearnError
 
 OBJECTIVES = {
     "clm": "lmlearn.objectives.clm:CausalLM",
-    "mlm": "lmlearn.objectives.mlm:MaskedLM",
-    "mlm+nsp": "lmlearn.objectives.nsp:MaskedLMWithNSP",
-    "mlm+sop": "lmlearn.objectives.sop:MaskedLMWithSOP",
     "electra": "lmlearn.objectives.electra:Electra",
-    "plm": "lmlearn.objectives.plm:PermutationLM",
-    "span": "lmlearn.objectives.span:SpanBERT",
-    "denoise": "lmlearn.objectives.denoise:BartDenoising",
     "t5": "lmlearn.objectives.t5:SpanCorruption",
-    "mass": "lmlearn.objectives.mass:MASS",
     "tlm": "lmlearn.objectives.tlm:TranslationLM",
 }
 
