@@ -102,8 +102,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
         "train_examples": len(train_examples), "block_size": cfg.block_size,
         "final_train_loss": result.train_loss,
         "initial_eval_loss": result.initial_eval_loss,
-        "initial_eval_perplexity": _ppl(result.initial_eval_loss),
-        "eval_loss": result.eval_loss, "eval_perplexity": _ppl(result.eval_loss),
+        "initial_eval_perplexity": _ppl(result.initial_eval_loss) if objective.token_loss else None,
+        "eval_loss": result.eval_loss, "eval_perplexity": _ppl(result.eval_loss) if objective.token_loss else None,
         "wall_time_sec": round(result.wall_time, 2),
         "skipped_rows": report.skipped,
     }

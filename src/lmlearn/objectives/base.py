@@ -16,6 +16,7 @@ class Objective:
     head: ClassVar[str]  # the model head it trains: causal-lm, masked-lm, seq2seq-lm, pretraining
     families: ClassVar[tuple[str, ...]]
     Options: ClassVar[type | None] = None  # a dataclass of its own settings, which become pretrain flags
+    token_loss: ClassVar[bool] = True  # the loss is a mean token cross-entropy, so exp(loss) is a perplexity
 
     def __init__(self, cfg: Any = None, tokenizer: Any = None):
         self.cfg, self.tokenizer = cfg, tokenizer

@@ -123,6 +123,7 @@ class Electra(Objective):
     head = "pretraining"
     families = ("electra",)
     Options = ElectraOptions
+    token_loss = False  # generator MLM + 50 x discriminator BCE: exp(loss) is no perplexity
 
     def build_model(self, spec: str, seed: int) -> GeneratorDiscriminator:
         """The discriminator from the preset or folder, and a fresh generator sized from its config."""
