@@ -14,6 +14,8 @@ from lmlearn.errors import LmlearnError
 OBJECTIVES = {
     "clm": "lmlearn.objectives.clm:CausalLM",
     "electra": "lmlearn.objectives.electra:Electra",
+    "plm": "lmlearn.objectives.plm:PermutationLM",
+    "span": "lmlearn.objectives.span:SpanBERT",
     "t5": "lmlearn.objectives.t5:SpanCorruption",
     "tlm": "lmlearn.objectives.tlm:TranslationLM",
 }
