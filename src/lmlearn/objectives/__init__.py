@@ -13,6 +13,9 @@ from lmlearn.errors import LmlearnError
 
 OBJECTIVES = {
     "clm": "lmlearn.objectives.clm:CausalLM",
+    "mlm": "lmlearn.objectives.mlm:MaskedLM",
+    "mlm+nsp": "lmlearn.objectives.nsp:MaskedLMWithNSP",
+    "mlm+sop": "lmlearn.objectives.sop:MaskedLMWithSOP",
     "electra": "lmlearn.objectives.electra:Electra",
     "plm": "lmlearn.objectives.plm:PermutationLM",
     "span": "lmlearn.objectives.span:SpanBERT",
