@@ -5,7 +5,7 @@ Each trainer's step time is the interval between two consecutive batch fetches, 
 of an iteration (data, forward, backward, clipping, optimizer, schedule, bookkeeping) is in it.
 Prints the median tokens/s of each and the ratios.
 
-    .venv/bin/python benchmarks/throughput.py [--preset gpt2-small] [--seq 256] [--batch 8]
+    .venv/bin/python benchmarks/throughput.py [--objective clm|mlm] [--preset gpt2-small] [--seq 256] [--batch 8]
 """
 
 from __future__ import annotations
@@ -21,19 +21,44 @@ from types import SimpleNamespace
 import torch
 
 
-def make_setup(data: str, preset: str, seq: int, vocab: int):
-    """Tokenizer, blocks and an initial model, shared by all three trainers."""
+def make_setup(objective: str, data: str, preset: str, seq: int, vocab: int):
+    """Tokenizer, examples, lmlearn's objective and an initial model, shared by all three trainers."""
     from lmlearn.data.sources import load_source
     from lmlearn.models.factory import load_model
-    from lmlearn.objectives.clm import CausalLM
+    from lmlearn.objectives import get_objective
     from lmlearn.tokenization import train_tokenizer
 
     ds = load_source(data)
-    tokenizer = train_tokenizer(ds["text"], family="gpt2", vocab_size=vocab)
-    blocks = CausalLM(SimpleNamespace(text_column="text", block_size=seq), tokenizer).prepare(ds)
+    family = preset.rsplit("-", 1)[0]
+    tokenizer = train_tokenizer(ds["text"], family=family, vocab_size=vocab)
+    cfg = SimpleNamespace(text_column="text", block_size=seq, mlm_probability=0.15, whole_word=False,
+                          dupe_factor=0, seed=0)
+    obj = get_objective(objective)(cfg, tokenizer)
+    examples = obj.prepare(ds)
     torch.manual_seed(0)
-    model = load_model(preset, "causal-lm", tokenizer, seed=0)
-    return tokenizer, blocks, model
+    model = load_model(preset, obj.head, tokenizer, seed=0)
+    return tokenizer, obj, examples, model
+
+
+def hf_collator(objective: str, tokenizer):
+    """What a Hugging Face user would put in front of Trainer for the same objective."""
+    from transformers import DataCollatorForLanguageModeling
+
+    if objective == "mlm":
+        return DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=0.15)
+
+    def clm(rows):
+        x = torch.stack([torch.as_tensor(r["input_ids"]) for r in rows])
+        return {"input_ids": x, "labels": x}
+
+    return clm
+
+
+def hf_rows(examples: torch.Tensor, pad_id: int | None) -> list[dict]:
+    """lmlearn's examples as the unpadded rows a Hugging Face collator takes."""
+    if pad_id is None:
+        return [{"input_ids": row} for row in examples]
+    return [{"input_ids": row[row != pad_id].tolist()} for row in examples]
 
 
 class Clock:
@@ -58,19 +83,19 @@ def settings(steps: int, batch: int, compile: bool = False):
                          compile=compile)
 
 
-def run_minimal(model, blocks, steps: int, batch: int) -> Clock:
-    """What a person writes by hand: index a batch, forward, backward, clip, step."""
+def run_minimal(model, setup, steps: int, batch: int) -> Clock:
+    """What a person writes by hand: a Hugging Face collator, forward, backward, clip, step."""
     from lmlearn.train.optim import make_optimizer, make_scheduler
 
     s = settings(steps, batch)
     opt, clock = make_optimizer(model, s), Clock()
     sched = make_scheduler(opt, s)
     g = torch.Generator().manual_seed(0)
+    rows, collate = setup["rows"], setup["collator"]
     model.train()
     for _ in range(steps):
         clock.tick()
-        x = blocks[torch.randint(len(blocks), (batch,), generator=g)]
-        loss = model(input_ids=x, labels=x).loss
+        loss = model(**collate([rows[i] for i in torch.randint(len(rows), (batch,), generator=g).tolist()])).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -79,25 +104,22 @@ def run_minimal(model, blocks, steps: int, batch: int) -> Clock:
     return clock
 
 
-def run_lmlearn(model, blocks, steps: int, batch: int, compile: bool = False) -> Clock:
-    """lmlearn's loop (`lmlearn.train.loop.train`) with the CLM objective."""
-    from lmlearn.objectives.clm import CausalLM
+def run_lmlearn(model, setup, steps: int, batch: int, compile: bool = False) -> Clock:
+    """lmlearn's loop (`lmlearn.train.loop.train`) with lmlearn's objective."""
     from lmlearn.train.loop import train
 
     clock = Clock()
-
-    class Timed(CausalLM):
-        def collate(self, examples, generator):
-            clock.tick()
-            return super().collate(examples, generator)
+    objective = setup["objective"]
+    timed = copy.copy(objective)
+    timed.collate = lambda examples, generator: (clock.tick(), objective.collate(examples, generator))[1]
 
     with tempfile.TemporaryDirectory() as out:
-        train(model, Timed(), blocks, None, settings(steps, batch, compile), out)
+        train(model, timed, setup["examples"], None, settings(steps, batch, compile), out)
     # No closing tick: the time after the last fetch includes the final checkpoint write, not a step.
     return clock
 
 
-def run_trainer(model, blocks, steps: int, batch: int) -> Clock:
+def run_trainer(model, setup, steps: int, batch: int) -> Clock:
     """Hugging Face Trainer with the same optimizer settings.
 
     Trainer fetches batches ahead of the step that uses them, so its clock ticks at each step's
@@ -111,16 +133,14 @@ def run_trainer(model, blocks, steps: int, batch: int) -> Clock:
         def on_step_end(self, args, state, control, **kwargs):
             clock.tick()
 
-    class Blocks(torch.utils.data.Dataset):
+    rows = setup["rows"]
+
+    class Rows(torch.utils.data.Dataset):
         def __len__(self):
-            return len(blocks)
+            return len(rows)
 
         def __getitem__(self, i):
-            return {"input_ids": blocks[i], "labels": blocks[i]}
-
-    def collate(rows):
-        x = torch.stack([r["input_ids"] for r in rows])
-        return {"input_ids": x, "labels": x}
+            return rows[i]
 
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(output_dir=out, max_steps=steps, per_device_train_batch_size=batch,
@@ -128,14 +148,14 @@ def run_trainer(model, blocks, steps: int, batch: int) -> Clock:
                                  adam_beta1=0.9, adam_beta2=0.95, max_grad_norm=1.0, logging_steps=10**9,
                                  save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0,
                                  disable_tqdm=True, seed=0)
-        Trainer(model=model, args=args, train_dataset=Blocks(), data_collator=collate,
+        Trainer(model=model, args=args, train_dataset=Rows(), data_collator=setup["collator"],
                 callbacks=[Tick()]).train()
     return clock
 
 
-def run_lmlearn_compiled(model, blocks, steps: int, batch: int) -> Clock:
+def run_lmlearn_compiled(model, setup, steps: int, batch: int) -> Clock:
     """lmlearn's loop with --compile (the warm-up steps absorb the compilation)."""
-    return run_lmlearn(model, blocks, steps, batch, compile=True)
+    return run_lmlearn(model, setup, steps, batch, compile=True)
 
 
 RUNNERS = {"minimal": run_minimal, "lmlearn": run_lmlearn, "trainer": run_trainer,
@@ -144,8 +164,9 @@ RUNNERS = {"minimal": run_minimal, "lmlearn": run_lmlearn, "trainer": run_traine
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--objective", default="clm", choices=["clm", "mlm"])
     parser.add_argument("--data", default="builtin:corpus?docs=4000")
-    parser.add_argument("--preset", default="gpt2-small")
+    parser.add_argument("--preset", help="default: gpt2-small for clm, bert-small for mlm")
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--vocab", type=int, default=8000)
@@ -156,19 +177,25 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
-    tokenizer, blocks, model0 = make_setup(args.data, args.preset, args.seq, args.vocab)
+    args.preset = args.preset or {"clm": "gpt2-small", "mlm": "bert-small"}[args.objective]
+    tokenizer, objective, examples, model0 = make_setup(args.objective, args.data, args.preset, args.seq, args.vocab)
+    pad_id = tokenizer.pad_token_id if args.objective == "mlm" else None
+    setup = {"objective": objective, "examples": examples, "rows": hf_rows(examples, pad_id),
+             "collator": hf_collator(args.objective, tokenizer)}
     params = sum(p.numel() for p in model0.parameters())
-    print(f"{args.preset}: {params / 1e6:.2f}M parameters, batch {args.batch} x {args.seq} tokens, "
+    print(f"{args.objective} on {args.preset}: {params / 1e6:.2f}M parameters, batch {args.batch} x {args.seq} tokens, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     names = [n for n in RUNNERS if args.compile or n != "lmlearn+compile"]
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(args.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             model = copy.deepcopy(model0)
-            clock = RUNNERS[name](model, blocks, args.warmup + args.steps, args.batch)
+            clock = RUNNERS[name](model, setup, args.warmup + args.steps, args.batch)
             times[name] += clock.step_times(args.warmup)
             print(f"round {r + 1} {name:15s} median step {statistics.median(clock.step_times(args.warmup)):.3f} s")
-    tokens = args.batch * args.seq
+    # tokens a batch holds on average (mlm rows end at sentence boundaries, so some are short)
+    lengths = [len(r["input_ids"]) for r in setup["rows"]]
+    tokens = args.batch * sum(lengths) / len(lengths)
     tps = {name: tokens / statistics.median(t) for name, t in times.items()}
     for name, value in tps.items():
         print(f"{name:15s} {value:10.0f} tokens/s (median of {len(times[name])} steps)")
