@@ -19,7 +19,9 @@ OBJECTIVES = {
     "electra": "lmlearn.objectives.electra:Electra",
     "plm": "lmlearn.objectives.plm:PermutationLM",
     "span": "lmlearn.objectives.span:SpanBERT",
+    "denoise": "lmlearn.objectives.denoise:BartDenoising",
     "t5": "lmlearn.objectives.t5:SpanCorruption",
+    "mass": "lmlearn.objectives.mass:MASS",
     "tlm": "lmlearn.objectives.tlm:TranslationLM",
 }
 
