@@ -19,13 +19,7 @@ from lmlearn.objectives.sop import MaskedLMWithSOP, sentence_order_rule
 DATA = "builtin:corpus?docs=300"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny models gain nothing from threads, and the test machine's cores are shared.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,7 @@ from lmlearn.objectives.span import SpanBERT, span_edges, span_mask
 DATA = "builtin:corpus?docs=300"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The test machine's cores are shared; two threads fighting for them make tiny models ~10x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module", params=["bert", "roberta"])

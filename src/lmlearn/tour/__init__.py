@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 STAGES = [
     "lmlearn.tour.clm:stage",
+    "lmlearn.tour.encoders:stage",
 ]
 
 

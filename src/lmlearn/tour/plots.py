@@ -7,7 +7,7 @@ from pathlib import Path
 from lmlearn.train.metrics import read_metrics
 
 
-def loss_curve(metrics_file: Path, png: Path, title: str) -> Path:
+def loss_curve(metrics_file: Path, png: Path, title: str, ylabel: str = "cross-entropy (nats/token)") -> Path:
     """Training and held-out loss against step, saved as a PNG."""
     import matplotlib
 
@@ -21,7 +21,7 @@ def loss_curve(metrics_file: Path, png: Path, title: str) -> Path:
     if evals:
         ax.plot([r["step"] for r in evals], [r["eval_loss"] for r in evals], "o-", label="held-out loss")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
