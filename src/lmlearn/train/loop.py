@@ -201,8 +201,9 @@ def _train(model: torch.nn.Module, objective: Objective, train_data: Any, eval_d
     handlers = {}
     if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
         handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    bar = tqdm(total=settings.max_steps, initial=start_step, disable=not settings.progress, desc="training",
-               dynamic_ncols=True)
+    # disable=None: tqdm switches itself off when output is not a terminal (logs, CI)
+    bar = tqdm(total=settings.max_steps, initial=start_step, desc="training", dynamic_ncols=True,
+               disable=True if not settings.progress else None)
     step, eval_loss, last_loss = start_step, None, float("nan")
     window_loss, window_steps, window_tokens, window_time = 0.0, 0, 0, 0.0
     model.train()
