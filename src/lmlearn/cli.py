@@ -17,6 +17,7 @@ from lmlearn.errors import LmlearnError
 COMMANDS = [
     (("pretrain",), "lmlearn.commands.pretrain", "pre-train a model with an objective (clm, ...)"),
     (("generate",), "lmlearn.commands.generate", "generate text from a trained model"),
+    (("evaluate",), "lmlearn.commands.evaluate", "score a model on a YAML task, zero- and few-shot"),
     (("tokenizer", "train"), "lmlearn.commands.tokenizer", "train a BPE, WordPiece or Unigram tokenizer"),
     (("models",), "lmlearn.commands.models", "list the model presets"),
     (("tour",), "lmlearn.commands.tour", "run the learning-frameworks tour on built-in data"),

@@ -1,0 +1,89 @@
+"""`lmlearn evaluate`: score a model on a YAML task (zero- and few-shot), the way lm-eval scores it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmlearn import config
+from lmlearn.config import option
+from lmlearn.errors import LmlearnError
+
+
+@dataclass
+class Config:
+    """Settings of `lmlearn evaluate`."""
+
+    model: str = option("runs/pretrain", "model folder, or a run folder holding model/")
+    task: str = option("review_sentiment", "a shipped task name or a path to a task .yaml file")
+    shots: str = option("0", "comma-separated few-shot counts, e.g. 0,1,5")
+    limit: int = option(0, "evaluate only the first N test documents (0: all)")
+    batch_size: int = option(8, "rows per forward pass")
+    out: str = option("", "write metrics to this .json file (and the examples to .samples.jsonl beside it)")
+    seed: int = option(0, "seed of the bootstrap resampling")
+    bootstrap_iters: int = option(1000, "resamples for each metric's standard error")
+    device: str = option("cpu", "torch device")
+
+
+def parse_shots(text: str) -> list[int]:
+    """'0,1,5' -> [0, 1, 5]."""
+    try:
+        shots = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise LmlearnError(f"--shots {text}: give comma-separated whole numbers, e.g. 0,1,5") from None
+    if not shots or any(s < 0 for s in shots):
+        raise LmlearnError(f"--shots {text}: give comma-separated whole numbers >= 0, e.g. 0,1,5")
+    return shots
+
+
+def samples_path(out: str) -> Path:
+    """FILE.json -> FILE.samples.jsonl."""
+    path = Path(out)
+    return path.with_name((path.stem if path.suffix == ".json" else path.name) + ".samples.jsonl")
+
+
+def run(cfg: Config) -> dict[str, Any]:
+    """Evaluate and write the outputs; returns the results dict."""
+    import json
+
+    from lmlearn.commands.generate import resolve_model_dir
+    from lmlearn.evaluation import harness, lm
+    from lmlearn.evaluation.task import load_task
+    from lmlearn.io import atomic_write_json, atomic_write_text
+
+    shots = parse_shots(cfg.shots)
+    if cfg.batch_size < 1:
+        raise LmlearnError(f"--batch-size {cfg.batch_size}: must be at least 1")
+    folder = resolve_model_dir(cfg.model)
+    task = load_task(cfg.task)  # every check of the task file happens here, before the model loads
+    model = lm.load_model(str(folder), cfg.device)
+    results: dict[str, Any] = {}
+    samples: list[dict] = []
+    for k in shots:
+        results[str(k)], rows = harness.evaluate(task, model, k, limit=cfg.limit or None, batch_size=cfg.batch_size,
+                                                 seed=cfg.seed, bootstrap_iters=cfg.bootstrap_iters)
+        samples += rows
+    report = {"task": task.name, "task_file": task.path, "task_config": task.resolved(),
+              "model": str(folder), "results": results, "settings": config.to_dict(cfg)}
+    if cfg.out:
+        atomic_write_json(cfg.out, report)
+        atomic_write_text(samples_path(cfg.out), "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
+    return report
+
+
+def main(cfg: Config) -> int:
+    """CLI entry: evaluate and print a table of metric ± standard error per shot count."""
+    report = run(cfg)
+    print(f"task {report['task']}  model {report['model']}")
+    print(f"{'shots':>5}  {'n':>5}  {'metric':<16} {'value':>10}  {'stderr':>8}")
+    for k, res in report["results"].items():
+        for name, value in res.items():
+            if name == "n" or name.endswith("_stderr"):
+                continue
+            err = res.get(f"{name}_stderr")
+            shown = "n/a" if value is None else f"{value:.4f}"
+            print(f"{k:>5}  {res['n']:>5}  {name:<16} {shown:>10}  {'' if err is None else f'{err:.4f}':>8}")
+    if cfg.out:
+        print(f"wrote {cfg.out} and {samples_path(cfg.out)}")
+    return 0

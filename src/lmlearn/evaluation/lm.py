@@ -1,0 +1,210 @@
+"""The model side of evaluation: log-likelihoods of continuations, rolling log-likelihoods, generation.
+
+Tokenisation and truncation follow lm-eval's HFLM (`_encode_pair`, `_loglikelihood_tokens`), so
+the same request gets the same tokens and therefore the same score in both tools.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class LanguageModel:
+    """A loaded model with its tokenizer and what scoring needs to know about it."""
+
+    model: Any
+    tokenizer: Any
+    is_seq2seq: bool
+    max_length: int
+    device: torch.device
+
+    @property
+    def prefix_token_id(self) -> int:
+        """The token that stands in for an empty context (BOS, else EOS), as in lm-eval."""
+        tok = self.tokenizer
+        return tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+
+
+def _max_length(config: Any, tokenizer: Any) -> int:
+    # lm-eval's resolve_max_length: config attributes, then the tokenizer, then 2048.
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+        if getattr(config, attr, None):
+            return int(getattr(config, attr))
+    length = getattr(tokenizer, "model_max_length", None)
+    return int(length) if length and length < 1e30 else 2048
+
+
+def load_model(folder: str, device: str = "cpu") -> LanguageModel:
+    """Load a model folder (causal or encoder-decoder) for evaluation."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(folder)
+    is_seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+    model = (AutoModelForSeq2SeqLM if is_seq2seq else AutoModelForCausalLM).from_pretrained(folder, dtype=torch.float32)
+    model.to(device).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    return LanguageModel(model, tokenizer, is_seq2seq, _max_length(config, tokenizer), torch.device(device))
+
+
+def encode(lm: LanguageModel, text: str, add_special_tokens: bool | None = None) -> list[int]:
+    """lm-eval's tok_encode: the tokenizer's own special tokens, unless the text already starts with BOS."""
+    kwargs = {} if add_special_tokens is None else {"add_special_tokens": add_special_tokens}
+    bos = lm.tokenizer.decode(lm.prefix_token_id) if lm.prefix_token_id is not None else None
+    if add_special_tokens is None and bos and text.startswith(bos):
+        kwargs = {"add_special_tokens": False}
+    return lm.tokenizer.encode(text, **kwargs)
+
+
+def encode_pair(lm: LanguageModel, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """Context and continuation tokens the way lm-eval splits them.
+
+    Trailing whitespace of the context moves to the continuation; a causal model's continuation
+    tokens are those of `context + continuation` after the context's own tokens, so a merge across
+    the boundary is tokenised as the model saw it in training.
+    """
+    if context == "":
+        cont = encode(lm, continuation, add_special_tokens=False)
+        prefix = lm.prefix_token_id
+        return ([prefix], cont) if prefix != cont[0] else (cont[:1], cont[1:])
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        context, continuation = context[:-spaces], context[-spaces:] + continuation
+    if lm.is_seq2seq:
+        return encode(lm, context), encode(lm, continuation, add_special_tokens=False)
+    whole = encode(lm, context + continuation)
+    context_enc = encode(lm, context)
+    return context_enc, whole[len(context_enc):]
+
+
+def _pad(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), value, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, :len(r)] = 1
+    return ids, mask
+
+
+@torch.no_grad()
+def score_tokens(lm: LanguageModel, batch: list[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
+    """One forward pass: (sum of continuation log-probs, whether greedy decoding gives it) per row."""
+    device = lm.device
+    if lm.is_seq2seq:
+        enc_ids, enc_mask = _pad([ctx[-lm.max_length:] for ctx, _ in batch], 0)
+        labels, _ = _pad([cont[-lm.max_length:] for _, cont in batch], -100)
+        # -100 labels become pad tokens in the decoder input (T5's shift) and are never read below.
+        logits = lm.model(input_ids=enc_ids.to(device), attention_mask=enc_mask.to(device),
+                          labels=labels.to(device)).logits
+        starts = [0] * len(batch)
+    else:
+        # Truncate from the left to max_length + 1 tokens, then drop the last (it is never an input).
+        rows = [(ctx + cont)[-(lm.max_length + 1):][:-1] for ctx, cont in batch]
+        ids, mask = _pad(rows, 0)
+        logits = lm.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        starts = [len(r) - len(cont) for r, (_, cont) in zip(rows, batch)]
+    logprobs = F.log_softmax(logits.float(), dim=-1)
+    results = []
+    for row, start, (_, cont) in zip(logprobs, starts, batch):
+        span = row[start:start + len(cont)]
+        target = torch.tensor(cont, dtype=torch.long, device=span.device)
+        greedy = bool((span.argmax(-1) == target).all())
+        results.append((float(span.gather(-1, target[:, None]).sum()), greedy))
+    return results
+
+
+def loglikelihoods(lm: LanguageModel, groups: list[list[tuple[list[int], list[int]]]],
+                   batch_size: int) -> list[list[tuple[float, bool]]]:
+    """Score groups of (context, continuation) token pairs; a group (one document's choices) shares a pass.
+
+    Groups are sorted longest first, so a batch's padding is small and memory errors come early.
+    """
+    order = sorted(range(len(groups)), key=lambda g: -max(len(c) + len(t) for c, t in groups[g]))
+    results: list[list[tuple[float, bool]]] = [[] for _ in groups]
+    batch: list[int] = []
+
+    def flush() -> None:
+        rows = [pair for g in batch for pair in groups[g]]
+        scores = score_tokens(lm, rows)
+        for g in batch:
+            results[g], scores = scores[:len(groups[g])], scores[len(groups[g]):]
+        batch.clear()
+
+    for g in order:
+        if batch and sum(len(groups[b]) for b in batch) + len(groups[g]) > batch_size:
+            flush()
+        batch.append(g)
+    if batch:
+        flush()
+    return results
+
+
+def rolling_windows(lm: LanguageModel, text: str) -> list[tuple[list[int], list[int]]]:
+    """lm-eval's disjoint rolling windows: every token predicted once, each window at most max_length."""
+    tokens = encode(lm, text)
+    if not tokens:
+        return []
+    n = lm.max_length
+    first = min(n, len(tokens))
+    windows = [([lm.prefix_token_id] + tokens[:first - 1], tokens[:first])]
+    done = first
+    while done < len(tokens):
+        size = min(len(tokens) - done, n)
+        end = done + size
+        context = tokens[max(end - n - 1, 0):end - 1]
+        windows.append((context, tokens[end - size:end]))
+        done = end
+    # make the context and the predicted tokens disjoint (the predicted tokens are appended back when scored)
+    return [(ctx[:len(ctx) - (len(pred) - 1)], pred) for ctx, pred in windows]
+
+
+def _stop_strings(tokenizer: Any, prompt_len: int, until: list[str]) -> Any:
+    """A stopping criterion: a row is done once its new text holds any stop string."""
+    from transformers import StoppingCriteria
+
+    class StopStrings(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            texts = tokenizer.batch_decode(input_ids[:, prompt_len:], skip_special_tokens=True)
+            return torch.tensor([any(s and s in t for s in until) for t in texts], device=input_ids.device)
+
+    return StopStrings()
+
+
+@torch.no_grad()
+def generate_until(lm: LanguageModel, contexts: list[str], until: list[str], max_new_tokens: int,
+                   batch_size: int) -> list[str]:
+    """Greedy continuations, cut at the first stop string."""
+    from transformers import StoppingCriteriaList
+
+    tok = lm.tokenizer
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    order = sorted(range(len(contexts)), key=lambda i: -len(encode(lm, contexts[i])))
+    out: list[str] = [""] * len(contexts)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        keep = lm.max_length if lm.is_seq2seq else max(lm.max_length - max_new_tokens, 1)
+        rows = [encode(lm, contexts[i])[-keep:] for i in idx]
+        width = max(len(r) for r in rows)
+        # Causal models continue from the right edge, so prompts are padded on the left.
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, r in enumerate(rows):
+            if lm.is_seq2seq:
+                ids[j, :len(r)], mask[j, :len(r)] = torch.tensor(r), 1
+            else:
+                ids[j, width - len(r):], mask[j, width - len(r):] = torch.tensor(r), 1
+        prompt_len = 0 if lm.is_seq2seq else width
+        output = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
+                                   max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
+                                   stopping_criteria=StoppingCriteriaList([_stop_strings(tok, prompt_len, until)]))
+        for j, i in enumerate(idx):
+            text = tok.decode(output[j, prompt_len:], skip_special_tokens=True)
+            for stop in until:
+                text = text.split(stop)[0] if stop else text
+            out[i] = text
+    return out
