@@ -26,6 +26,7 @@ from lmlearn.config import option
 from lmlearn.data.documents import documents
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
+from lmlearn.objectives.masking import ordinary_ids
 
 # Tokens that begin a word: byte-level BPE marks a leading space with "Ġ", SentencePiece-style
 # vocabularies with "▁" (fairseq builds the same per-vocabulary table from the BPE).
@@ -141,10 +142,7 @@ class BartDenoising(Objective):
 
     @cached_property
     def _random_ids(self) -> torch.Tensor:
-        # Never a special token, so a random replacement cannot fake padding or an end of text
-        # (fairseq draws from [1, |V|), specials included).
-        special = set(self.tokenizer.all_special_ids)
-        return torch.tensor([i for i in range(len(self.tokenizer)) if i not in special])
+        return ordinary_ids(self.tokenizer)  # unlike fairseq, which draws from [1, |V|), specials included
 
     @cached_property
     def _pmf(self) -> torch.Tensor:

@@ -52,6 +52,13 @@ def vocab_tables(tokenizer) -> VocabTables:
     return tables
 
 
+def ordinary_ids(tokenizer) -> torch.Tensor:
+    """The non-special token ids: the pool random replacements come from, so a random token can
+    never fake padding, a separator or an end of text."""
+    special = {i for i in tokenizer.all_special_ids if i is not None}
+    return torch.tensor([i for i in range(len(tokenizer)) if i not in special])
+
+
 def _build_tables(tokenizer) -> VocabTables:
     if tokenizer.mask_token_id is None:
         raise LmlearnError("masked language modelling needs a tokenizer with a mask token; this one has none")
@@ -68,7 +75,7 @@ def _build_tables(tokenizer) -> VocabTables:
     special = torch.zeros(size, dtype=torch.bool)
     special[sorted({i for i in tokenizer.all_special_ids if i is not None and i < size})] = True
     return VocabTables(special=special, word_start=torch.tensor(starts, dtype=torch.bool),
-                       ordinary=torch.nonzero(~special).flatten(), mask_id=tokenizer.mask_token_id)
+                       ordinary=ordinary_ids(tokenizer), mask_id=tokenizer.mask_token_id)
 
 
 def word_starts(tokenizer, ids: torch.Tensor) -> torch.Tensor:

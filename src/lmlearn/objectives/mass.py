@@ -32,6 +32,7 @@ from lmlearn.config import option
 from lmlearn.data.blocks import blocks_tensor, pack_blocks
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
+from lmlearn.objectives.masking import ordinary_ids
 
 PLACEMENT = (0.2, 0.2)  # P(fragment at the start), P(fragment at the end); otherwise anywhere
 MASK, RANDOM = 0.8, 0.1  # what a fragment token becomes in the encoder input; the rest stay
@@ -70,9 +71,7 @@ class MASS(Objective):
 
     @cached_property
     def _random_ids(self) -> torch.Tensor:
-        # Random replacements are never special tokens (MASS draws from the whole vocabulary).
-        special = set(self.tokenizer.all_special_ids)
-        return torch.tensor([i for i in range(len(self.tokenizer)) if i not in special])
+        return ordinary_ids(self.tokenizer)  # unlike MASS, which draws from the whole vocabulary
 
     def prepare(self, ds: datasets.Dataset, *, what: str = "data") -> torch.Tensor:
         """Pack text into (N, block_size) blocks framed as the family frames a sequence."""

@@ -32,6 +32,7 @@ from lmlearn.config import option
 from lmlearn.data.blocks import blocks_tensor, pack_blocks
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
+from lmlearn.objectives.masking import ordinary_ids
 
 _EN_FIRST = re.compile(r"English:\s*(.+?)\s+/\s+한국어:\s*(.+)")
 _KO_FIRST = re.compile(r"한국어:\s*(.+?)\s+/\s+English:\s*(.+)")
@@ -165,9 +166,7 @@ class TranslationLM(Objective):
             raise LmlearnError(f"--block-size {cfg.block_size} is too short for sentence pairs; use at least 8")
         # RoBERTa numbers positions from pad_token_id + 1 (its embeddings' padding_idx offset).
         self.position_offset = tokenizer.pad_token_id + 1 if model_family(cfg.model) == "roberta" else 0
-        special = set(tokenizer.all_special_ids)
-        # Random replacements come from ordinary tokens, so a [PAD] or [CLS] is never planted mid-text.
-        self.random_pool = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
+        self.random_pool = ordinary_ids(tokenizer)  # unlike XLM, which draws from the whole vocabulary
 
     def build_model(self, spec: str, seed: int) -> torch.nn.Module:
         """The masked-LM model, with two rows in its segment (here: language) embedding."""
