@@ -177,9 +177,14 @@ def _stop_strings(tokenizer: Any, prompt_len: int, until: list[str]) -> Any:
 
 @torch.no_grad()
 def generate_until(lm: LanguageModel, contexts: list[str], until: list[str], max_new_tokens: int,
-                   batch_size: int) -> list[str]:
-    """Greedy continuations, cut at the first stop string."""
+                   batch_size: int, *, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0) -> list[str]:
+    """Continuations cut at the first stop string: greedy, or sampled (seeded) when temperature > 0."""
     from transformers import StoppingCriteriaList
+
+    sampling = {"do_sample": False}
+    if temperature > 0:
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p}
+        torch.manual_seed(seed)
 
     tok = lm.tokenizer
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -200,7 +205,7 @@ def generate_until(lm: LanguageModel, contexts: list[str], until: list[str], max
                 ids[j, width - len(r):], mask[j, width - len(r):] = torch.tensor(r), 1
         prompt_len = 0 if lm.is_seq2seq else width
         output = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
-                                   max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
+                                   max_new_tokens=max_new_tokens, pad_token_id=pad, **sampling,
                                    stopping_criteria=StoppingCriteriaList([_stop_strings(tok, prompt_len, until)]))
         for j, i in enumerate(idx):
             text = tok.decode(output[j, prompt_len:], skip_special_tokens=True)

@@ -8,6 +8,7 @@ prompt (`doc_to_text`), its answer (`doc_to_target`) and, for multiple choice, t
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import os
 import re
@@ -19,6 +20,7 @@ import yaml
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateError, UndefinedError
 
 from lmlearn.errors import LmlearnError
+from lmlearn.evaluation.cot import CotConfig, parse_cot
 
 TASKS_DIR = Path(__file__).parent / "tasks"
 OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood_rolling")
@@ -49,6 +51,7 @@ KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "metric_list": ((list,), "a list of metric names or {metric: name} mappings"),
     "fewshot_seed": ((int,), "an integer"),
     "answer_regex": ((str,), "a regular expression"),
+    "cot": ((dict,), "a chain-of-thought mapping such as {mode: zero_shot, lang: en, num_samples: 5}"),
 }
 REQUIRED = ("task", "output_type", "doc_to_text")
 GENERATION_KEYS = ("until", "max_new_tokens")
@@ -81,6 +84,7 @@ class Task:
     max_new_tokens: int = 32
     fewshot_seed: int = 1234
     answer_regex: str | None = None
+    cot: CotConfig | None = None
     settings: dict = field(default_factory=dict)
 
     def _field(self, doc: dict, spec: Any) -> Any:
@@ -120,7 +124,8 @@ class Task:
         """The task file's settings with every default filled in (written next to results)."""
         keys = ("output_type", "doc_to_text", "doc_to_target", "doc_to_choice", "description", "target_delimiter",
                 "fewshot_delimiter", "fewshot_seed", "answer_regex", "max_new_tokens", "until")
-        return {**self.settings, **{k: getattr(self, k) for k in keys}, "metric_list": self.metrics,
+        cot = {"cot": dataclasses.asdict(self.cot)} if self.cot else {}
+        return {**self.settings, **{k: getattr(self, k) for k in keys}, **cot, "metric_list": self.metrics,
                 "test_docs": len(self.test_docs), "fewshot_docs": len(self.fewshot_docs)}
 
     def target_text(self, doc: dict) -> str:
@@ -202,6 +207,13 @@ def _check_keys(path: Path, data: dict, lines: dict[str, int]) -> None:
             re.compile(data["answer_regex"])
         except re.error as e:
             raise LmlearnError(f"{where('answer_regex')}: answer_regex is not a valid regex ({e})") from None
+    if "cot" in data:
+        if kind != "generate_until":
+            raise LmlearnError(f"{where('cot')}: cot needs output_type generate_until, not {kind}")
+        try:
+            parse_cot(data["cot"])
+        except (ValueError, TypeError) as e:
+            raise LmlearnError(f"{where('cot')}: {e}") from None
 
 
 def _resolve_source(spec: str, task_file: Path) -> str:
@@ -305,7 +317,8 @@ def load_task(name_or_path: str) -> Task:
         fewshot_is_test=fewshot_is_test, columns=list(test[0]), description=data.get("description", ""),
         target_delimiter=data.get("target_delimiter", " "), fewshot_delimiter=fewshot_delimiter,
         until=list(gen.get("until", [fewshot_delimiter])), max_new_tokens=int(gen.get("max_new_tokens", 32)),
-        fewshot_seed=data.get("fewshot_seed", 1234), answer_regex=data.get("answer_regex"), settings=data,
+        fewshot_seed=data.get("fewshot_seed", 1234), answer_regex=data.get("answer_regex"),
+        cot=parse_cot(data["cot"]) if "cot" in data else None, settings=data,
     )
     _check_templates(path, lines, task)
     return task
