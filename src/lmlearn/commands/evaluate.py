@@ -21,9 +21,13 @@ class Config:
     limit: int = option(0, "evaluate only the first N test documents (0: all)")
     batch_size: int = option(8, "rows per forward pass")
     out: str = option("", "write metrics to this .json file (and the examples to .samples.jsonl beside it)")
-    seed: int = option(0, "seed of the bootstrap resampling")
+    seed: int = option(0, "seed of the bootstrap resampling and of self-consistency sampling")
     bootstrap_iters: int = option(1000, "resamples for each metric's standard error")
     device: str = option("cpu", "torch device")
+    num_samples: int | None = option(None, "chain-of-thought tasks: reasoning paths per question, majority-voted "
+                                           "(self-consistency; default: the task's cot.num_samples, else 1 greedy)")
+    temperature: float | None = option(None, "self-consistency sampling temperature (default: the task's, 0.7)")
+    top_p: float | None = option(None, "self-consistency nucleus top-p (default: the task's, 1.0)")
 
 
 def parse_shots(text: str) -> list[int]:
@@ -55,6 +59,12 @@ def run(cfg: Config) -> dict[str, Any]:
     shots = parse_shots(cfg.shots)
     if cfg.batch_size < 1:
         raise LmlearnError(f"--batch-size {cfg.batch_size}: must be at least 1")
+    if cfg.num_samples is not None and cfg.num_samples < 1:
+        raise LmlearnError(f"--num-samples {cfg.num_samples}: must be at least 1")
+    if cfg.temperature is not None and cfg.temperature <= 0:
+        raise LmlearnError(f"--temperature {cfg.temperature}: must be > 0 (sampling); use --num-samples 1 for greedy")
+    if cfg.top_p is not None and not 0 < cfg.top_p <= 1:
+        raise LmlearnError(f"--top-p {cfg.top_p}: must be in (0, 1]")
     folder = resolve_model_dir(cfg.model)
     task = load_task(cfg.task)  # every check of the task file happens here, before the model loads
     model = lm.load_model(str(folder), cfg.device)
@@ -62,7 +72,9 @@ def run(cfg: Config) -> dict[str, Any]:
     samples: list[dict] = []
     for k in shots:
         results[str(k)], rows = harness.evaluate(task, model, k, limit=cfg.limit or None, batch_size=cfg.batch_size,
-                                                 seed=cfg.seed, bootstrap_iters=cfg.bootstrap_iters)
+                                                 seed=cfg.seed, bootstrap_iters=cfg.bootstrap_iters,
+                                                 num_samples=cfg.num_samples, temperature=cfg.temperature,
+                                                 top_p=cfg.top_p)
         samples += rows
     report = {"task": task.name, "task_file": task.path, "task_config": task.resolved(),
               "model": str(folder), "results": results, "settings": config.to_dict(cfg)}

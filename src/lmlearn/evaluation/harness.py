@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from lmlearn.errors import LmlearnError
+from lmlearn.evaluation import cot
 from lmlearn.evaluation import lm as lm_mod
 from lmlearn.evaluation import metrics as M
 from lmlearn.evaluation.prompts import fewshot_contexts
@@ -77,11 +78,18 @@ def wanted_metrics(task: Task) -> list[str]:
 
 
 def evaluate(task: Task, lm: lm_mod.LanguageModel, shots: int, *, limit: int | None = None,
-             batch_size: int = 8, seed: int = 0, bootstrap_iters: int = 1000) -> tuple[dict[str, Any], list[dict]]:
-    """Metrics (with bootstrap standard errors) and per-document samples of `task` at `shots` shots."""
+             batch_size: int = 8, seed: int = 0, bootstrap_iters: int = 1000, num_samples: int | None = None,
+             temperature: float | None = None, top_p: float | None = None) -> tuple[dict[str, Any], list[dict]]:
+    """Metrics (with bootstrap standard errors) and per-document samples of `task` at `shots` shots.
+
+    num_samples, temperature and top_p override a chain-of-thought task's `cot` settings (self-consistency).
+    """
     docs = task.test_docs[:limit] if limit else task.test_docs
     if task.output_type == "loglikelihood_rolling":
         items, samples = _rolling(task, lm, docs, batch_size)
+    elif task.cot is not None:
+        items, samples = cot.run(task, lm, docs, fewshot_contexts(task, docs, shots), batch_size, seed=seed,
+                                 num_samples=num_samples, temperature=temperature, top_p=top_p)
     else:
         contexts = fewshot_contexts(task, docs, shots)
         run = _multiple_choice if task.output_type == "multiple_choice" else _generate

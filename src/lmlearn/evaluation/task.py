@@ -8,11 +8,10 @@ prompt (`doc_to_text`), its answer (`doc_to_target`) and, for multiple choice, t
 from __future__ import annotations
 
 import ast
-import dataclasses
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +123,7 @@ class Task:
         """The task file's settings with every default filled in (written next to results)."""
         keys = ("output_type", "doc_to_text", "doc_to_target", "doc_to_choice", "description", "target_delimiter",
                 "fewshot_delimiter", "fewshot_seed", "answer_regex", "max_new_tokens", "until")
-        cot = {"cot": dataclasses.asdict(self.cot)} if self.cot else {}
+        cot = {"cot": asdict(self.cot)} if self.cot else {}
         return {**self.settings, **{k: getattr(self, k) for k in keys}, **cot, "metric_list": self.metrics,
                 "test_docs": len(self.test_docs), "fewshot_docs": len(self.fewshot_docs)}
 
