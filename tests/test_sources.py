@@ -87,3 +87,13 @@ def test_builtin_source():
     ds = load_source("builtin:corpus?docs=50&seed=1")
     assert len(ds) == 50 and "text" in ds.column_names
     assert texts(ds) == texts(load_source("builtin:corpus?docs=50&seed=1"))
+
+
+def test_txt_that_is_a_table_reads_as_tsv(tmp_path):
+    path = tmp_path / "ratings.txt"  # NSMC ships its TSV as .txt
+    path.write_text("id\tdocument\tlabel\n1\t재밌다\t1\n2\t별로\t0\n", encoding="utf-8")
+    ds = load_source(str(path), required=["document"])
+    assert ds.column_names == ["id", "document", "label"] and list(ds["document"]) == ["재밌다", "별로"]
+    prose = tmp_path / "prose.txt"
+    prose.write_text("a line\twith a tab\nand one without\n", encoding="utf-8")
+    assert texts(load_source(str(prose))) == ["a line\twith a tab", "and one without"]

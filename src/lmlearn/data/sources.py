@@ -163,11 +163,24 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def _is_tsv_text(path: str) -> bool:
+    """A .txt file that is really a table (NSMC's ratings_*.txt): a tab in the first line, and the
+    same number of tabs in each of the first lines."""
+    with open(path, encoding="utf-8") as f:
+        head = [line for _, line in zip(range(10), f)]
+    return bool(head) and "\t" in head[0] and len({line.count("\t") for line in head}) == 1
+
+
+def _format(path: str) -> str | None:
+    fmt = FORMATS.get(os.path.splitext(path)[1].lower())
+    return "tsv" if fmt == "txt" and _is_tsv_text(path) else fmt
+
+
 def _load_files(files: list[str], required: list[str], unit: TxtUnit, on_bad_rows: BadRows,
                 report: ReadReport) -> datasets.Dataset:
-    fmts = {FORMATS.get(os.path.splitext(p)[1].lower()) for p in files}
+    fmts = {_format(p) for p in files}
     if None in fmts:
-        bad = next(p for p in files if FORMATS.get(os.path.splitext(p)[1].lower()) is None)
+        bad = next(p for p in files if _format(p) is None)
         raise LmlearnError(f"{bad}: unknown data format; use one of {', '.join(FORMATS)}")
     if len(fmts) > 1:
         raise LmlearnError(f"files of several formats in one source: {', '.join(sorted(fmts))}")

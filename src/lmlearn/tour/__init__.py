@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 STAGES = [
     "lmlearn.tour.clm:stage",
+    "lmlearn.tour.icl:stage",  # reads the model the clm stage saved
     "lmlearn.tour.encoders:stage",
 ]
 
