@@ -16,6 +16,7 @@ class Config:
     """Settings of `lmlearn evaluate`."""
 
     model: str = option("runs/pretrain", "model folder, or a run folder holding model/")
+    adapter: str | None = option(None, "a PEFT adapter folder to apply on top of --model")
     task: str = option("review_sentiment", "a shipped task name or a path to a task .yaml file")
     shots: str = option("0", "comma-separated few-shot counts, e.g. 0,1,5")
     limit: int = option(0, "evaluate only the first N test documents (0: all)")
@@ -67,7 +68,7 @@ def run(cfg: Config) -> dict[str, Any]:
         raise LmlearnError(f"--top-p {cfg.top_p}: must be in (0, 1]")
     folder = resolve_model_dir(cfg.model)
     task = load_task(cfg.task)  # every check of the task file happens here, before the model loads
-    model = lm.load_model(str(folder), cfg.device)
+    model = lm.load_model(str(folder), cfg.device, adapter=cfg.adapter)
     results: dict[str, Any] = {}
     samples: list[dict] = []
     for k in shots:
@@ -77,7 +78,7 @@ def run(cfg: Config) -> dict[str, Any]:
                                                  top_p=cfg.top_p)
         samples += rows
     report = {"task": task.name, "task_file": task.path, "task_config": task.resolved(),
-              "model": str(folder), "results": results, "settings": config.to_dict(cfg)}
+              "model": str(folder), "adapter": cfg.adapter, "results": results, "settings": config.to_dict(cfg)}
     if cfg.out:
         atomic_write_json(cfg.out, report)
         atomic_write_text(samples_path(cfg.out), "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))

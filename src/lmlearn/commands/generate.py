@@ -14,6 +14,7 @@ class Config:
     """Settings of `lmlearn generate`."""
 
     model: str = option("runs/pretrain", "model folder, or a run folder holding model/")
+    adapter: str | None = option(None, "a PEFT adapter folder to apply on top of --model")
     prompt: str = option("", "text to continue", short="-p")
     max_new_tokens: int = option(50, "tokens to generate")
     do_sample: bool = option(False, "sample instead of greedy decoding")
@@ -43,6 +44,10 @@ def generate(cfg: Config) -> list[str]:
     folder = resolve_model_dir(cfg.model)
     is_seq2seq = getattr(AutoConfig.from_pretrained(folder), "is_encoder_decoder", False)
     model = (AutoModelForSeq2SeqLM if is_seq2seq else AutoModelForCausalLM).from_pretrained(folder)
+    if cfg.adapter:
+        from lmlearn.models.adapters import attach_adapter
+
+        model = attach_adapter(model, cfg.adapter)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     set_seed(cfg.seed)
     inputs = tokenizer(cfg.prompt, return_tensors="pt")

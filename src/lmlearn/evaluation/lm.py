@@ -39,13 +39,17 @@ def _max_length(config: Any, tokenizer: Any) -> int:
     return int(length) if length and length < 1e30 else 2048
 
 
-def load_model(folder: str, device: str = "cpu") -> LanguageModel:
-    """Load a model folder (causal or encoder-decoder) for evaluation."""
+def load_model(folder: str, device: str = "cpu", adapter: str | None = None) -> LanguageModel:
+    """Load a model folder (causal or encoder-decoder), with a PEFT adapter on top if given."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     config = AutoConfig.from_pretrained(folder)
     is_seq2seq = bool(getattr(config, "is_encoder_decoder", False))
     model = (AutoModelForSeq2SeqLM if is_seq2seq else AutoModelForCausalLM).from_pretrained(folder, dtype=torch.float32)
+    if adapter:
+        from lmlearn.models.adapters import attach_adapter
+
+        model = attach_adapter(model, adapter)
     model.to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     return LanguageModel(model, tokenizer, is_seq2seq, _max_length(config, tokenizer), torch.device(device))
