@@ -175,3 +175,31 @@ def test_seq2seq_model_scores_multiple_choice(models, data):
     results, samples = harness.evaluate(task, lm, 1, limit=6, batch_size=4)
     assert 0 <= results["acc"] <= 1
     assert all(math.isfinite(ll) and ll < 0 for s in samples for ll in s["logliks"])
+
+
+def test_choices_share_one_pass_over_their_context(models):
+    """A causal model runs each context once for all its choices, and scores them as one row per choice would."""
+    lm = lm_mod.load_model(models["gpt2"])
+    contexts = ["Review: The film was great.\nAnswer:", "Review: boring.\nAnswer: ",
+                "The cast sang and danced all night?\nA:"]
+    choices = [" bad", " good movie", " terrible and boring to watch", "x"]
+    groups = [lm_mod.encode_choices(lm, ctx, choices) for ctx in contexts]
+    assert groups == [[lm_mod.encode_pair(lm, ctx, c) for c in choices] for ctx in contexts]
+    short = dataclasses.replace(lm, max_length=len(groups[0][0][0]))  # every choice of the first group is cut
+    shapes = []
+    embeddings = lm.model.get_input_embeddings()
+    hook = embeddings.register_forward_hook(lambda module, args, out: shapes.append(tuple(args[0].shape)))
+    try:
+        shared = lm_mod.loglikelihoods(lm, groups, batch_size=16)
+        truncated = lm_mod.loglikelihoods(short, groups[:1], batch_size=16)
+    finally:
+        hook.remove()
+    longest_context = max(len(g[0][0]) for g in groups)
+    longest_choice = max(len(cont) for g in groups for _, cont in g)
+    # one row per context, then one row per choice holding only its continuation; truncation falls back to rows
+    assert shapes[:2] == [(len(contexts), longest_context), (len(contexts) * len(choices), longest_choice - 1)]
+    assert shapes[2:] == [(len(choices), short.max_length)]
+    for ours, reference in zip(shared + truncated, [lm_mod.score_tokens(lm, g) for g in groups]
+                               + [lm_mod.score_tokens(short, groups[0])]):
+        assert [s for s, _ in ours] == pytest.approx([s for s, _ in reference], abs=1e-5)
+        assert [g for _, g in ours] == [g for _, g in reference]

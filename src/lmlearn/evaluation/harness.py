@@ -17,7 +17,8 @@ def _multiple_choice(task: Task, lm: lm_mod.LanguageModel, docs: list[dict], con
                      batch_size: int) -> tuple[dict[str, list], list[dict]]:
     choices = [task.choices(doc) for doc in docs]
     # The continuation of choice c is target_delimiter + c (lm-eval's multiple_choice requests).
-    groups = [[lm_mod.encode_pair(lm, ctx, task.target_delimiter + c) for c in cs] for ctx, cs in zip(contexts, choices)]
+    groups = [lm_mod.encode_choices(lm, ctx, [task.target_delimiter + c for c in cs])
+              for ctx, cs in zip(contexts, choices)]
     scores = lm_mod.loglikelihoods(lm, groups, batch_size)
     items: dict[str, list] = {"acc": [], "acc_norm": []}
     samples = []

@@ -6,6 +6,7 @@ the same request gets the same tokens and therefore the same score in both tools
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,24 +66,31 @@ def encode(lm: LanguageModel, text: str, add_special_tokens: bool | None = None)
 
 
 def encode_pair(lm: LanguageModel, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """Context and continuation tokens the way lm-eval splits them.
+    """Context and continuation tokens the way lm-eval splits them (see encode_choices)."""
+    return encode_choices(lm, context, [continuation])[0]
+
+
+def encode_choices(lm: LanguageModel, context: str, continuations: list[str]) -> list[tuple[list[int], list[int]]]:
+    """lm-eval's split of `context` with each continuation, the context tokenised once for all of them.
 
     Trailing whitespace of the context moves to the continuation; a causal model's continuation
     tokens are those of `context + continuation` after the context's own tokens, so a merge across
-    the boundary is tokenised as the model saw it in training.
+    the boundary is tokenised as the model saw it in training. lm-eval keeps the context's own
+    tokens as the context even where the whole string's prefix differs, so every choice of a
+    non-empty context gets the same context ids.
     """
     if context == "":
-        cont = encode(lm, continuation, add_special_tokens=False)
-        prefix = lm.prefix_token_id
-        return ([prefix], cont) if prefix != cont[0] else (cont[:1], cont[1:])
-    spaces = len(context) - len(context.rstrip())
-    if spaces:
-        context, continuation = context[:-spaces], context[-spaces:] + continuation
-    if lm.is_seq2seq:
-        return encode(lm, context), encode(lm, continuation, add_special_tokens=False)
-    whole = encode(lm, context + continuation)
+        prefix, pairs = lm.prefix_token_id, []
+        for continuation in continuations:
+            cont = encode(lm, continuation, add_special_tokens=False)
+            pairs.append(([prefix], cont) if prefix != cont[0] else (cont[:1], cont[1:]))
+        return pairs
+    cut = len(context.rstrip())
+    context, moved = context[:cut], context[cut:]
     context_enc = encode(lm, context)
-    return context_enc, whole[len(context_enc):]
+    if lm.is_seq2seq:
+        return [(context_enc, encode(lm, moved + c, add_special_tokens=False)) for c in continuations]
+    return [(context_enc, encode(lm, context + moved + c)[len(context_enc):]) for c in continuations]
 
 
 def _pad(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,20 +130,87 @@ def score_tokens(lm: LanguageModel, batch: list[tuple[list[int], list[int]]]) ->
     return results
 
 
+def _can_reuse_cache(lm: LanguageModel) -> bool:
+    """Whether the model can continue from a right-padded context's cache given explicit positions."""
+    model = lm.model
+    peft_config = getattr(model, "active_peft_config", None)
+    if peft_config is not None:
+        if peft_config.is_prompt_learning:  # virtual tokens would be prepended again to the continuations
+            return False
+        model = model.get_base_model()
+    params = inspect.signature(model.forward).parameters
+    # A sliding-window cache drops keys by count, which right padding would make wrong.
+    return (not lm.is_seq2seq and "position_ids" in params and "past_key_values" in params
+            and getattr(model.config, "sliding_window", None) is None)
+
+
+def _shares_context(lm: LanguageModel, group: list[tuple[list[int], list[int]]]) -> bool:
+    """Several choices with the same context ids, none truncated (lm-eval's left truncation cuts each differently)."""
+    context = group[0][0]
+    return len(group) > 1 and all(ctx == context and len(ctx) + len(cont) <= lm.max_length + 1
+                                  for ctx, cont in group)
+
+
+@torch.no_grad()
+def score_shared_context(lm: LanguageModel,
+                         groups: list[list[tuple[list[int], list[int]]]]) -> list[list[tuple[float, bool]]]:
+    """score_tokens for groups whose choices share one context: the contexts run once, their cached keys
+    and values are repeated per choice, and only the continuations run again."""
+    device = lm.device
+    contexts = [group[0][0] for group in groups]
+    ctx_ids, ctx_mask = _pad(contexts, 0)
+    out = lm.model(input_ids=ctx_ids.to(device), attention_mask=ctx_mask.to(device), use_cache=True)
+    lengths = torch.tensor([len(c) for c in contexts])
+    # The context's last logit predicts each continuation's first token.
+    first = F.log_softmax(out.logits[torch.arange(len(contexts)), lengths - 1].float(), dim=-1)
+    owner = torch.tensor([i for i, group in enumerate(groups) for _ in group])
+    conts = [cont for group in groups for _, cont in group]
+    width = max(len(c) for c in conts) - 1
+    cache, rest = out.past_key_values, None
+    if width > 0 and not hasattr(cache, "batch_select_indices"):  # legacy tuples (remote code): one row per choice
+        flat = iter(score_tokens(lm, [pair for group in groups for pair in group]))
+        return [[next(flat) for _ in group] for group in groups]
+    if width > 0:
+        cache.batch_select_indices(owner.to(device))
+        ids, cont_mask = _pad([c[:-1] for c in conts], 0)
+        # Right-padded contexts leave gaps in the cache, so positions are given; padding's are clamped and never read.
+        positions = (lengths[owner][:, None] + torch.arange(width)[None]).clamp(max=lm.max_length - 1)
+        mask = torch.cat([ctx_mask[owner], cont_mask], dim=1)
+        rest = F.log_softmax(lm.model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                      position_ids=positions.to(device), past_key_values=cache).logits.float(), dim=-1)
+    scores = []
+    for r, cont in enumerate(conts):
+        if not cont:
+            scores.append((0.0, True))
+            continue
+        span = first[owner[r]][None] if rest is None else torch.cat([first[owner[r]][None], rest[r, :len(cont) - 1]])
+        target = torch.tensor(cont, dtype=torch.long, device=span.device)
+        scores.append((float(span.gather(-1, target[:, None]).sum()), bool((span.argmax(-1) == target).all())))
+    flat = iter(scores)
+    return [[next(flat) for _ in group] for group in groups]
+
+
 def loglikelihoods(lm: LanguageModel, groups: list[list[tuple[list[int], list[int]]]],
                    batch_size: int) -> list[list[tuple[float, bool]]]:
-    """Score groups of (context, continuation) token pairs; a group (one document's choices) shares a pass.
+    """Score groups of (context, continuation) token pairs; a group is one document's choices.
 
     Groups are sorted longest first, so a batch's padding is small and memory errors come early.
+    A causal model runs a group's shared context once (score_shared_context); other groups get one
+    row per pair (score_tokens).
     """
     order = sorted(range(len(groups)), key=lambda g: -max(len(c) + len(t) for c, t in groups[g]))
     results: list[list[tuple[float, bool]]] = [[] for _ in groups]
     batch: list[int] = []
 
+    reuse = _can_reuse_cache(lm)
+
     def flush() -> None:
-        rows = [pair for g in batch for pair in groups[g]]
-        scores = score_tokens(lm, rows)
-        for g in batch:
+        shared = [g for g in batch if reuse and _shares_context(lm, groups[g])]
+        for g, scores in zip(shared, score_shared_context(lm, [groups[g] for g in shared]) if shared else []):
+            results[g] = scores
+        rest = [g for g in batch if g not in shared]
+        scores = score_tokens(lm, [pair for g in rest for pair in groups[g]]) if rest else []
+        for g in rest:
             results[g], scores = scores[:len(groups[g])], scores[len(groups[g]):]
         batch.clear()
 
