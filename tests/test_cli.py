@@ -79,3 +79,13 @@ def test_tour_writes_the_report(tmp_path, capsys):
     assert "held-out perplexity" in html and "data:image/png;base64," in html
     out = capsys.readouterr().out
     assert "clm" in out and "replaced-token detection" in out and "masked LM" in out
+
+
+def test_top_level_help_imports_no_command_module():
+    import subprocess
+    import sys
+
+    code = ("import sys, lmlearn.cli as cli; cli.build_parser(['--help']); "
+            "print(sorted(m for m in ('torch', 'transformers', 'lmlearn.commands.pretrain') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

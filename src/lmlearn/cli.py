@@ -24,8 +24,18 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand and its settings as flags."""
+def _chosen(argv: list[str], words: tuple[str, ...]) -> bool:
+    """Whether the command line names this command (its words are the first non-flag arguments)."""
+    positional = [a for a in argv if not a.startswith("-")]
+    return positional[:len(words)] == list(words)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every subcommand, with its settings as flags.
+
+    Only the command being run is imported (with argv None, all are): the modules pull in torch and
+    transformers, and `lmlearn --help` should not wait seconds for them.
+    """
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     parser = argparse.ArgumentParser(prog="lmlearn", parents=[debug],
@@ -34,7 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, argparse._SubParsersAction] = {}
     for words, module_name, help_text in COMMANDS:
-        module = importlib.import_module(module_name)
         if len(words) == 1:
             sub = top.add_parser(words[0], help=help_text, parents=[debug], description=help_text)
         else:
@@ -42,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                 group = top.add_parser(words[0], help=f"{words[0]} commands")
                 groups[words[0]] = group.add_subparsers(dest="action", metavar="ACTION", required=True)
             sub = groups[words[0]].add_parser(words[1], help=help_text, parents=[debug], description=help_text)
-        config.add_arguments(sub, module.Config)
-        sub.set_defaults(_module=module)
+        if argv is None or _chosen(argv, words):
+            module = importlib.import_module(module_name)
+            config.add_arguments(sub, module.Config)
+            sub.set_defaults(_module=module)
     return parser
 
 
@@ -57,7 +68,8 @@ def _quiet_libraries() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     debug = getattr(args, "debug", False)
     module = args._module
     if not debug:
