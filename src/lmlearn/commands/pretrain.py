@@ -71,7 +71,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     import datasets
     from transformers import set_seed
 
-    from lmlearn.data.sources import ReadReport
+    from lmlearn.data.sources import ReadReport, iter_texts
     from lmlearn.models.factory import count_parameters
     from lmlearn.run import write_summary
     from lmlearn.train.loop import train
@@ -82,8 +82,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     train_ds, eval_ds = _split(cfg, report)
     if report.skipped:
         print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
-    texts = (text for batch in train_ds.iter(batch_size=1000) for text in batch[cfg.text_column])
-    tokenizer = get_tokenizer(cfg, out, family, texts)
+    tokenizer = get_tokenizer(cfg, out, family, iter_texts(train_ds, cfg.text_column))
     objective = objective_class(cfg, tokenizer)
     set_seed(cfg.seed)
     model = objective.build_model(cfg.model, cfg.seed)

@@ -25,15 +25,14 @@ class Config:
 
 def main(cfg: Config) -> int:
     """Train, save atomically, and show how a sample sentence is split."""
-    from lmlearn.data.sources import ReadReport, load_source
+    from lmlearn.data.sources import ReadReport, iter_texts, load_source
     from lmlearn.io import atomic_write_dir
     from lmlearn.tokenization import train_tokenizer
 
     report = ReadReport()
     ds = load_source(cfg.data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
                      on_bad_rows=cfg.on_bad_rows, report=report)
-    texts = (text for batch in ds.iter(batch_size=1000) for text in batch[cfg.text_column])
-    tok = train_tokenizer(texts, family=cfg.family, kind=cfg.kind, vocab_size=cfg.vocab_size,
+    tok = train_tokenizer(iter_texts(ds, cfg.text_column), family=cfg.family, kind=cfg.kind, vocab_size=cfg.vocab_size,
                           min_frequency=cfg.min_frequency)
     atomic_write_dir(cfg.out, lambda tmp: tok.save_pretrained(str(tmp)))
     sample = str(ds[0][cfg.text_column])[:80]

@@ -46,3 +46,14 @@ def blocks_tensor(blocks: datasets.Dataset, what: str = "data") -> torch.Tensor:
     column = blocks.data.column("input_ids").combine_chunks()  # arrow list<int> -> one flat buffer
     flat = column.flatten().to_numpy()
     return torch.from_numpy(flat.astype("int64", copy=False)).view(len(blocks), -1)
+
+
+def framed_blocks(ds: datasets.Dataset, tokenizer, *, text_column: str, block_size: int, head: list[int],
+                  tail: list[int], what: str = "data") -> torch.Tensor:
+    """Blocks of exactly `block_size` tokens: the `head` ids, packed text, the `tail` ids
+    (BERT-style [CLS] … [SEP], XLNet's … <sep> <cls>)."""
+    inner = blocks_tensor(pack_blocks(ds, tokenizer, text_column=text_column,
+                                      block_size=block_size - len(head) - len(tail)), what)
+    n = len(inner)
+    return torch.cat([torch.tensor(head, dtype=torch.long).expand(n, len(head)), inner,
+                      torch.tensor(tail, dtype=torch.long).expand(n, len(tail))], dim=1)

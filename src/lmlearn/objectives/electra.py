@@ -19,7 +19,7 @@ from torch import nn
 from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining
 
 from lmlearn.config import option
-from lmlearn.data.blocks import blocks_tensor, pack_blocks
+from lmlearn.data.blocks import framed_blocks
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
 
@@ -147,10 +147,8 @@ class Electra(Objective):
             raise LmlearnError(f"--block-size {size} leaves no token to mask at --mlm-probability {p}; "
                                "use a larger --block-size")
         tok = self.tokenizer
-        blocks = blocks_tensor(pack_blocks(ds, tok, text_column=self.cfg.text_column,
-                                           block_size=self.cfg.block_size - 2), what)
-        n = len(blocks)
-        return torch.cat([torch.full((n, 1), tok.cls_token_id), blocks, torch.full((n, 1), tok.sep_token_id)], 1)
+        return framed_blocks(ds, tok, text_column=self.cfg.text_column, block_size=size,
+                             head=[tok.cls_token_id], tail=[tok.sep_token_id], what=what)
 
     def collate(self, examples: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Mask as pretrain_helpers.mask does: n = min(N, max(1, round(p * #non-pad))) positions per row,

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from lmlearn.config import option
-from lmlearn.data.blocks import blocks_tensor, pack_blocks
+from lmlearn.data.blocks import framed_blocks
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
 
@@ -119,9 +119,8 @@ class PermutationLM(Objective):
             raise LmlearnError(f"--block-size {size} is odd; plm permutes the two halves of a block alike, "
                                "so give an even block size")
         tok = self.tokenizer
-        blocks = blocks_tensor(pack_blocks(ds, tok, text_column=self.cfg.text_column, block_size=size - 2), what)
-        tail = torch.tensor([tok.sep_token_id, tok.cls_token_id]).expand(len(blocks), 2)
-        return torch.cat([blocks, tail], dim=1)
+        return framed_blocks(ds, tok, text_column=self.cfg.text_column, block_size=size, head=[],
+                             tail=[tok.sep_token_id, tok.cls_token_id], what=what)
 
     def collate(self, examples: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Spans to predict, masked inputs, a factorisation order as perm_mask, and labels."""

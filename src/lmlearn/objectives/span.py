@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmlearn.config import option
-from lmlearn.data.blocks import blocks_tensor, pack_blocks
+from lmlearn.data.blocks import framed_blocks
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
 
@@ -221,11 +221,8 @@ class SpanBERT(Objective):
                                f"{cfg.max_span_words}")
         if cfg.block_size < 3:
             raise LmlearnError(f"--block-size {cfg.block_size} leaves no room for text between [CLS] and [SEP]")
-        blocks = pack_blocks(ds, tok, text_column=cfg.text_column, block_size=cfg.block_size - 2)
-        blocks = blocks_tensor(blocks, what)
-        cls = torch.full((len(blocks), 1), tok.cls_token_id)
-        sep = torch.full((len(blocks), 1), tok.sep_token_id)
-        return torch.cat([cls, blocks, sep], dim=1)
+        return framed_blocks(ds, tok, text_column=cfg.text_column, block_size=cfg.block_size,
+                             head=[tok.cls_token_id], tail=[tok.sep_token_id], what=what)
 
     def word_starts(self, input_ids: torch.Tensor, special: torch.Tensor) -> torch.Tensor:
         """(B, L) bool: the token starts a word (its own mark, or it follows a newline or a special token)."""
