@@ -32,8 +32,8 @@ def main(cfg: Config) -> int:
     report = ReadReport()
     ds = load_source(cfg.data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
                      on_bad_rows=cfg.on_bad_rows, report=report)
-    tok = train_tokenizer(iter_texts(ds, cfg.text_column), family=cfg.family, kind=cfg.kind, vocab_size=cfg.vocab_size,
-                          min_frequency=cfg.min_frequency)
+    tok = train_tokenizer(iter_texts(ds, cfg.text_column), family=cfg.family, kind=cfg.kind,
+                          vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency)
     atomic_write_dir(cfg.out, lambda tmp: tok.save_pretrained(str(tmp)))
     sample = str(ds[0][cfg.text_column])[:80]
     print(f"trained a {cfg.kind or 'default'} tokenizer for {cfg.family}: {len(tok)} tokens, saved to {cfg.out}")
