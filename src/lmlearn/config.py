@@ -28,6 +28,24 @@ def option(default: Any, help: str, *, short: str | None = None) -> Any:
     return dataclasses.field(default=default, metadata={"help": help, "short": short})
 
 
+def with_options(base: type, option_classes: list[type], name: str, doc: str) -> type:
+    """A settings dataclass: `base` plus the fields of each method's own Options dataclass.
+
+    Methods may share an option (several objectives use `mlm_probability`) if they agree on its
+    type and default.
+    """
+    fields: dict[str, tuple[str, Any, dataclasses.Field]] = {}
+    for options in option_classes:
+        hints = typing.get_type_hints(options)
+        for f in dataclasses.fields(options):
+            if f.name in fields and (fields[f.name][1], fields[f.name][2].default) != (hints[f.name], f.default):
+                raise TypeError(f"option '{f.name}' is declared twice with different types or defaults")
+            fields[f.name] = (f.name, hints[f.name], dataclasses.field(default=f.default, metadata=f.metadata))
+    cls = dataclasses.make_dataclass(name, list(fields.values()), bases=(base,))
+    cls.__doc__ = doc
+    return cls
+
+
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -45,7 +63,7 @@ def _type_name(tp: Any) -> str:
     return f"{name} or null" if optional else name
 
 
-def _check_value(key: str, value: Any, tp: Any, where: str) -> Any:
+def check_value(key: str, value: Any, tp: Any, where: str) -> Any:
     """Return value converted to the field's type, or fail naming the key and the type."""
     inner, optional = _unwrap_optional(tp)
     if value is None and optional:
@@ -68,7 +86,8 @@ def _check_value(key: str, value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _suggest(key: str, valid: list[str]) -> str:
+def suggest(key: str, valid: list[str]) -> str:
+    """The "did you mean" tail of an unknown-key error."""
     close = difflib.get_close_matches(key.replace("-", "_"), valid, n=3, cutoff=0.6)
     return f"; did you mean {', '.join(close)}?" if close else f"; valid keys: {', '.join(valid)}"
 
@@ -102,12 +121,12 @@ def resolve(cls: type[T], config_file: str | None = None, overrides: dict[str, A
         for key, (value, line) in _read_yaml(config_file).items():
             where = f"{config_file}:{line}"
             if key not in fields:
-                raise LmlearnError(f"{where}: unknown key '{key}'{_suggest(key, sorted(fields))}")
-            values[key] = _check_value(key, value, hints[key], where)
+                raise LmlearnError(f"{where}: unknown key '{key}'{suggest(key, sorted(fields))}")
+            values[key] = check_value(key, value, hints[key], where)
     for key, value in (overrides or {}).items():
         if key not in fields:
-            raise LmlearnError(f"unknown setting '{key}'{_suggest(key, sorted(fields))}")
-        values[key] = _check_value(key, value, hints[key], f"--{key.replace('_', '-')}")
+            raise LmlearnError(f"unknown setting '{key}'{suggest(key, sorted(fields))}")
+        values[key] = check_value(key, value, hints[key], f"--{key.replace('_', '-')}")
     return cls(**values)
 
 

@@ -85,6 +85,7 @@ def train_tokenizer(
     kind: str | None = None,
     vocab_size: int = 8000,
     min_frequency: int = 2,
+    limit_alphabet: int | None = None,
     model_max_length: int = 1024,
 ) -> PreTrainedTokenizerFast:
     """Train a `kind` tokenizer on `texts` with `family`'s special tokens and post-processing."""
@@ -106,8 +107,11 @@ def train_tokenizer(
     if first is None:
         raise LmlearnError("train_tokenizer got no texts to train on")
 
+    if limit_alphabet is not None and kind != "wordpiece":
+        raise LmlearnError(f"limit_alphabet applies to wordpiece tokenizers only ({kind} keeps every byte)")
     builder = {"bpe": _train_bpe, "wordpiece": _train_wordpiece, "unigram": _train_unigram}[kind]
-    backend = builder(chain([first], batches), ordered, specials["unk_token"], vocab_size, min_frequency)
+    extra = {"limit_alphabet": limit_alphabet} if limit_alphabet is not None else {}
+    backend = builder(chain([first], batches), ordered, specials["unk_token"], vocab_size, min_frequency, **extra)
     if backend.get_vocab_size() > vocab_size:
         raise _alphabet_too_big(vocab_size, kind)
     if family in _TEMPLATES:
@@ -134,8 +138,10 @@ def _check_family(family: str) -> str:
 
 
 def _alphabet_too_big(vocab_size: int, kind: str) -> LmlearnError:
+    hint = (" or keep only the most frequent characters with limit_alphabet (--limit-alphabet N; the rest "
+            "become the unknown token, as in BERT)") if kind == "wordpiece" else ""
     return LmlearnError(f"vocab_size={vocab_size} cannot hold every character of the texts "
-                        f"that a {kind} tokenizer must keep; raise vocab_size")
+                        f"that a {kind} tokenizer must keep; raise vocab_size{hint}")
 
 
 def _ordered_specials(specials: dict) -> list[str]:
@@ -184,7 +190,7 @@ def _metaspace(tokenizer: Tokenizer) -> None:
 
 
 def _train_wordpiece(batches: Iterator[list[str]], specials: list[str], unk: str, vocab_size: int,
-                     min_frequency: int) -> Tokenizer:
+                     min_frequency: int, limit_alphabet: int | None = None) -> Tokenizer:
     # A word longer than max_input_chars_per_word (100, as in BERT) becomes one unknown token: the
     # one case where WordPiece loses text, and only for runs of 100 characters without a space or newline.
     tokenizer = Tokenizer(models.WordPiece(unk_token=unk))
@@ -198,7 +204,8 @@ def _train_wordpiece(batches: Iterator[list[str]], specials: list[str], unk: str
     ])
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
-        initial_alphabet=["\n"], continuing_subword_prefix="##", show_progress=False)
+        initial_alphabet=["\n"], continuing_subword_prefix="##", show_progress=False,
+        **({"limit_alphabet": limit_alphabet} if limit_alphabet is not None else {}))
     tokenizer.train_from_iterator(batches, trainer)
     return tokenizer
 

@@ -17,6 +17,8 @@ class Config:
     family: str = option("gpt2", "model family whose special tokens and input format to use")
     vocab_size: int = option(8000, "vocabulary size, special tokens included")
     min_frequency: int = option(2, "merges/pieces must occur at least this often")
+    limit_alphabet: int | None = option(
+        None, "wordpiece: keep only the N most frequent characters (the rest become [UNK], as in BERT)")
     text_column: str = option("text", "column holding the text")
     txt_unit: Literal["line", "paragraph", "file"] = option("line", "what one example of a .txt file is")
     on_bad_rows: Literal["error", "skip"] = option("error", "stop at a malformed row, or skip and count it")
@@ -33,7 +35,8 @@ def main(cfg: Config) -> int:
     ds = load_source(cfg.data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
                      on_bad_rows=cfg.on_bad_rows, report=report)
     tok = train_tokenizer(iter_texts(ds, cfg.text_column), family=cfg.family, kind=cfg.kind,
-                          vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency)
+                          vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,
+                          limit_alphabet=cfg.limit_alphabet)
     atomic_write_dir(cfg.out, lambda tmp: tok.save_pretrained(str(tmp)))
     sample = str(ds[0][cfg.text_column])[:80]
     print(f"trained a {cfg.kind or 'default'} tokenizer for {cfg.family}: {len(tok)} tokens, saved to {cfg.out}")

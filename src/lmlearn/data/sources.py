@@ -23,6 +23,7 @@ from lmlearn.errors import LmlearnError
 
 FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 BadRows = Literal["error", "skip"]
+WHERE = "_where"  # with locate=True, each row's origin ("file:line") for errors found after reading
 TxtUnit = Literal["line", "paragraph", "file"]
 
 
@@ -45,21 +46,23 @@ class ReadReport:
 def _rows_txt(path: str, unit: TxtUnit, _: list[str], __: Any, ___: BadRows) -> Iterator[dict]:
     with open(path, encoding="utf-8") as f:
         if unit == "file":
-            yield {"text": f.read()}
+            yield path, {"text": f.read()}
             return
         paragraph: list[str] = []
-        for line in f:
+        start = 0
+        for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n")
             if unit == "line":
                 if line.strip():
-                    yield {"text": line}
+                    yield f"{path}:{lineno}", {"text": line}
             elif line.strip():
+                start = start or lineno
                 paragraph.append(line)
             elif paragraph:
-                yield {"text": "\n".join(paragraph)}
-                paragraph = []
+                yield f"{path}:{start}", {"text": "\n".join(paragraph)}
+                paragraph, start = [], 0
         if paragraph:
-            yield {"text": "\n".join(paragraph)}
+            yield f"{path}:{start}", {"text": "\n".join(paragraph)}
 
 
 def _check_row(row: Any, where: str, required: list[str], report: ReadReport, mode: BadRows) -> bool:
@@ -87,7 +90,7 @@ def _rows_jsonl(path: str, _: TxtUnit, required: list[str], report: ReadReport, 
                 report.bad(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})", mode)
                 continue
             if _check_row(row, f"{path}:{lineno}", required, report, mode):
-                yield row
+                yield f"{path}:{lineno}", row
 
 
 def _rows_json(path: str, unit: TxtUnit, required: list[str], report: ReadReport, mode: BadRows) -> Iterator[dict]:
@@ -107,7 +110,7 @@ def _rows_json(path: str, unit: TxtUnit, required: list[str], report: ReadReport
         raise LmlearnError(f"{path}: expected a JSON array of records or JSON lines")
     for i, row in enumerate(data):
         if _check_row(row, f"{path}: record {i}", required, report, mode):
-            yield row
+            yield f"{path}: record {i}", row
 
 
 def _rows_delimited(path: str, delimiter: str, required: list[str], report: ReadReport, mode: BadRows) -> Iterator[dict]:
@@ -130,7 +133,7 @@ def _rows_delimited(path: str, delimiter: str, required: list[str], report: Read
                 continue
             row = dict(zip(header, values))
             if _check_row(row, where, required, report, mode):
-                yield row
+                yield where, row
 
 
 def _rows_csv(path, unit, required, report, mode):
@@ -145,9 +148,10 @@ READERS = {"txt": _rows_txt, "jsonl": _rows_jsonl, "json": _rows_json, "csv": _r
 
 
 def _generate(files: list[str], fmt: str, unit: TxtUnit, required: list[str], on_bad_rows: BadRows,
-              report: ReadReport, stamp: str) -> Iterator[dict]:
+              report: ReadReport, stamp: str, locate: bool) -> Iterator[dict]:
     for path in files:
-        yield from READERS[fmt](path, unit, required, report, on_bad_rows)
+        for where, row in READERS[fmt](path, unit, required, report, on_bad_rows):
+            yield {**row, WHERE: where} if locate else row
 
 
 def _files_of(spec: str) -> list[str]:
@@ -177,7 +181,7 @@ def _format(path: str) -> str | None:
 
 
 def _load_files(files: list[str], required: list[str], unit: TxtUnit, on_bad_rows: BadRows,
-                report: ReadReport) -> datasets.Dataset:
+                report: ReadReport, locate: bool) -> datasets.Dataset:
     fmts = {_format(p) for p in files}
     if None in fmts:
         bad = next(p for p in files if _format(p) is None)
@@ -188,14 +192,15 @@ def _load_files(files: list[str], required: list[str], unit: TxtUnit, on_bad_row
     if fmt == "parquet":
         ds = datasets.load_dataset("parquet", data_files=files, split="train")
         _require_columns(ds, required, files[0])
-        return ds
-    stamp = _fingerprint([(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in files], fmt, unit, required, on_bad_rows)
+        return _locate(ds, files[0]) if locate else ds
+    stamp = _fingerprint([(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in files], fmt, unit, required,
+                         on_bad_rows, locate)
     try:
         return datasets.Dataset.from_generator(
             _generate, fingerprint=stamp,
             # tuples, not lists: datasets would shard list-valued arguments across workers
             gen_kwargs={"files": tuple(files), "fmt": fmt, "unit": unit, "required": tuple(required),
-                        "on_bad_rows": on_bad_rows, "report": report, "stamp": stamp},
+                        "on_bad_rows": on_bad_rows, "report": report, "stamp": stamp, "locate": locate},
         )
     except datasets.exceptions.DatasetGenerationError as e:
         if isinstance(e.__cause__, LmlearnError):
@@ -207,6 +212,13 @@ def _require_columns(ds: datasets.Dataset, required: list[str], where: str) -> N
     for col in required:
         if col not in ds.column_names:
             raise LmlearnError(f"{where}: no column '{col}' (columns: {', '.join(ds.column_names)})")
+
+
+def _locate(ds: datasets.Dataset, spec: str) -> datasets.Dataset:
+    """Name each row of a source without line numbers by its position."""
+    if WHERE in ds.column_names:
+        return ds
+    return ds.add_column(WHERE, [f"{spec}: row {i + 1}" for i in range(len(ds))])
 
 
 def iter_texts(ds: datasets.Dataset, column: str) -> Iterator[str]:
@@ -238,8 +250,12 @@ def _load_hub(spec: str) -> datasets.Dataset:
 
 
 def load_source(spec: str, *, required: list[str] | tuple[str, ...] = ("text",), txt_unit: TxtUnit = "line",
-                on_bad_rows: BadRows = "error", report: ReadReport | None = None) -> datasets.Dataset:
-    """Load one data source into a `datasets.Dataset` that has the `required` columns."""
+                on_bad_rows: BadRows = "error", report: ReadReport | None = None,
+                locate: bool = False) -> datasets.Dataset:
+    """Load one data source into a `datasets.Dataset` that has the `required` columns.
+
+    With `locate`, a `_where` column names each row's origin (file:line) for later error messages.
+    """
     required = list(required)
     report = report if report is not None else ReadReport()
     if spec.startswith("builtin:"):
@@ -251,7 +267,7 @@ def load_source(spec: str, *, required: list[str] | tuple[str, ...] = ("text",),
                            if os.path.splitext(p)[1].lower() in FORMATS)
             if not files:
                 raise LmlearnError(f"{spec}: folder holds neither a saved dataset nor data files")
-            return _load_files(files, required, txt_unit, on_bad_rows, report)
+            return _load_files(files, required, txt_unit, on_bad_rows, report, locate)
         ds = datasets.load_from_disk(spec)
         if isinstance(ds, datasets.DatasetDict):
             if "train" not in ds:
@@ -262,8 +278,8 @@ def load_source(spec: str, *, required: list[str] | tuple[str, ...] = ("text",),
         for p in files:
             if not os.path.isfile(p):
                 raise LmlearnError(f"data file not found: {p}")
-        return _load_files(files, required, txt_unit, on_bad_rows, report)
+        return _load_files(files, required, txt_unit, on_bad_rows, report, locate)
     else:
         ds = _load_hub(spec)
     _require_columns(ds, required, spec)
-    return ds
+    return _locate(ds, spec) if locate else ds

@@ -13,7 +13,10 @@ from transformers import (
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
     AutoModelForPreTraining,
+    AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
     AutoTokenizer,
     PreTrainedConfig,
     PreTrainedModel,
@@ -28,6 +31,9 @@ HEAD_CLASSES = {
     "masked-lm": AutoModelForMaskedLM,
     "seq2seq-lm": AutoModelForSeq2SeqLM,
     "pretraining": AutoModelForPreTraining,
+    "sequence-classification": AutoModelForSequenceClassification,
+    "token-classification": AutoModelForTokenClassification,
+    "question-answering": AutoModelForQuestionAnswering,
     "base": AutoModel,
 }
 HEADS = tuple(HEAD_CLASSES)
@@ -42,6 +48,9 @@ FAMILIES_BY_HEAD: dict[str, tuple[str, ...]] = {
     "masked-lm": ("bert", "roberta", "albert", "electra", "deberta-v2", "distilbert"),
     "seq2seq-lm": ("bart", "t5"),
     "pretraining": ("bert", "albert", "electra"),
+    "sequence-classification": FAMILIES,
+    "token-classification": tuple(f for f in FAMILIES if f != "bart"),
+    "question-answering": FAMILIES,
     "base": FAMILIES,
 }
 LM_HEADS = ("causal-lm", "masked-lm", "seq2seq-lm")
@@ -121,15 +130,23 @@ def _model_folder(spec: str) -> Path:
 
 
 def load_model(
-    spec: str, head: str, tokenizer: PreTrainedTokenizerFast | None = None, seed: int | None = None
+    spec: str, head: str, tokenizer: PreTrainedTokenizerFast | None = None, seed: int | None = None,
+    config_overrides: dict | None = None, random_init: bool = False,
 ) -> PreTrainedModel:
-    """A preset built from scratch for `tokenizer`, or a model saved in a local folder, with `head`."""
+    """A preset built from scratch for `tokenizer`, or a model saved in a local folder, with `head`.
+
+    `config_overrides` set config attributes (a task's num_labels, id2label); `random_init` builds a
+    folder's architecture with fresh weights (the from-scratch baseline of a pre-trained model).
+    """
+    overrides = config_overrides or {}
     parsed = parse_preset(spec)
     if parsed is not None:
         _check_head(parsed[0], head, f"preset '{spec}'")
         if tokenizer is None:
             raise LmlearnError(f"preset '{spec}' needs a tokenizer to size its vocabulary; give one")
-        return build_model(build_config(spec, tokenizer), head, seed)
+        config = build_config(spec, tokenizer)
+        config.update(overrides)
+        return build_model(config, head, seed)
 
     path = _model_folder(spec)
     try:
@@ -137,12 +154,15 @@ def load_model(
     except (ValueError, OSError) as err:
         raise LmlearnError(f"cannot read {path / 'config.json'}: {str(err).splitlines()[0]}") from err
     _check_head(family_of(config), head, f"model '{spec}' ({config.model_type})")
+    config.update(overrides)
     vocab_size = getattr(config, "vocab_size", None)
     if tokenizer is not None and vocab_size is not None and len(tokenizer) > vocab_size:
         raise LmlearnError(
             f"tokenizer has {len(tokenizer)} tokens but model '{spec}' embeds only {vocab_size}; "
             "use the tokenizer saved with the model"
         )
+    if random_init:
+        return build_model(config, head, seed)
     try:
         # fp32 whatever the checkpoint was saved in: transformers 5 otherwise keeps the saved dtype.
         with _seeded(seed):
