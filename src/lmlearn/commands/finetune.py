@@ -1,0 +1,166 @@
+"""`lmlearn finetune`: train a model on a downstream task (classify, pair, tag, qa, seq2seq), by
+full fine-tuning, from scratch, on frozen features, or on static word2vec embeddings; then predict
+the test data and score it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from lmlearn import config
+from lmlearn.config import option
+from lmlearn.data.settings import DataSettings
+from lmlearn.models.settings import ModelSettings
+from lmlearn.train.settings import TrainSettings
+
+
+@dataclass
+class _FinetuneBase(TrainSettings, DataSettings, ModelSettings):
+    task: str = option("classify", "downstream task: classify, pair, tag, qa, seq2seq")
+    init: Literal["auto", "pretrained", "random"] = option(
+        "auto", "pretrained: start from the model folder's weights; random: the same architecture from "
+                "scratch; auto: pretrained for a folder, random for a preset")
+    freeze: bool = option(False, "train only the task head on frozen features of the model")
+    static_embeddings: Literal["word2vec"] | None = option(
+        None, "train word2vec on --embedding-corpus and feed its frozen vectors to a small task model")
+    mixture: str | None = option(None, "YAML file of several text-to-text tasks trained together (seq2seq)")
+    out: str = option("runs/finetune", "output folder")
+
+
+def _options() -> list[type]:
+    from lmlearn.tasks import option_classes
+    from lmlearn.transfer.static import StaticOptions
+
+    return [*option_classes(), StaticOptions]
+
+
+FinetuneConfig = config.with_options(_FinetuneBase, _options(), "FinetuneConfig", "Settings of `lmlearn finetune`.")
+Config = FinetuneConfig
+
+
+def resolve_init(cfg: Any) -> str:
+    """'pretrained' or 'random': what --init means for this model."""
+    from lmlearn.errors import LmlearnError
+    from lmlearn.models.presets import parse_preset
+
+    preset = parse_preset(cfg.model) is not None
+    if cfg.init == "auto":
+        return "random" if preset else "pretrained"
+    if cfg.init == "pretrained" and preset:
+        raise LmlearnError(f"--init pretrained: '{cfg.model}' is a preset (random weights); give a model folder, "
+                           "e.g. one written by `lmlearn pretrain`")
+    return cfg.init
+
+
+def _check_modes(cfg: Any, init: str) -> None:
+    from lmlearn.errors import LmlearnError
+
+    if cfg.freeze and init == "random":
+        raise LmlearnError("--freeze keeps the model's weights as they are, so it needs pre-trained ones "
+                           "(a model folder, not a preset or --init random)")
+    if cfg.static_embeddings and (cfg.freeze or cfg.init == "pretrained"):
+        raise LmlearnError("--static-embeddings trains its own small model; drop --freeze/--init pretrained")
+    if cfg.mixture and cfg.task != "seq2seq":
+        raise LmlearnError(f"--mixture holds text-to-text tasks; use it with --task seq2seq, not --task {cfg.task}")
+
+
+def _read(task: Any, cfg: Any, report: Any) -> tuple[Any, Any]:
+    if cfg.mixture:
+        return task.read_mixture(report=report)
+    train_ds = task.read(cfg.data, what="training data", report=report)
+    if cfg.eval_data:
+        return train_ds, task.read(cfg.eval_data, what="test data", report=report)
+    parts = train_ds.train_test_split(test_size=cfg.eval_fraction, seed=cfg.seed)
+    return parts["train"], parts["test"]
+
+
+def run(cfg: Any) -> dict[str, Any]:
+    """Fine-tune, predict the test data, and write OUT/model, OUT/predictions.jsonl, OUT/summary.json."""
+    from lmlearn.run import check_family, prepare_out_dir
+    from lmlearn.tasks import get_task
+
+    task_class = get_task(cfg.task)
+    init = resolve_init(cfg) if not cfg.static_embeddings else "random"
+    _check_modes(cfg, init)
+    family = None if cfg.static_embeddings else check_family(cfg.model, task_class.families, f"task '{cfg.task}'")
+    out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
+
+    import datasets
+    from transformers import set_seed
+
+    from lmlearn.data.sources import ReadReport
+    from lmlearn.io import atomic_write_text
+    from lmlearn.models.factory import count_parameters
+    from lmlearn.run import get_tokenizer, write_summary
+    from lmlearn.train.loop import train
+
+    if not cfg.progress:
+        datasets.disable_progress_bars()
+    report = ReadReport()
+    reader = task_class(cfg)
+    train_ds, eval_ds = _read(reader, cfg, report)
+    if report.skipped:
+        print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
+    set_seed(cfg.seed)
+    if cfg.static_embeddings:
+        from lmlearn.transfer import static
+
+        tokenizer = static.get_tokenizer(cfg, out, reader.tokenizer_texts(train_ds))
+    else:
+        tokenizer = get_tokenizer(cfg, out, family, reader.tokenizer_texts(train_ds))
+    task = task_class(cfg, tokenizer)
+    task.fit(train_ds)
+    if cfg.static_embeddings:
+        model = static.build_model(cfg, out, tokenizer, task)
+    else:
+        model = task.build_model(cfg.model, cfg.seed, random_init=init == "random")
+    if cfg.freeze:
+        from lmlearn.transfer.freeze import freeze_backbone
+
+        freeze_backbone(model)
+    train_examples = task.prepare(train_ds, what="training data")
+    eval_examples = task.prepare(eval_ds, what="test data")
+    config.save(cfg, out / "config.yaml")
+
+    result = train(model, task, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg))
+    model = result.accelerator.unwrap_model(model)
+    predictions = task.predict(model, eval_examples, cfg.batch_size, result.accelerator.device)
+    scores = task.score(eval_ds, predictions)
+    trainable, total = count_parameters(model)
+    summary = {
+        "task": cfg.task, "model": cfg.model, "family": family, "init": init, "freeze": cfg.freeze,
+        "static_embeddings": cfg.static_embeddings,
+        "parameters": total, "trainable_parameters": trainable,
+        "steps": result.step, "train_examples": len(train_examples), "test_examples": len(eval_examples),
+        "final_train_loss": result.train_loss, "initial_eval_loss": result.initial_eval_loss,
+        "eval_loss": result.eval_loss, "metric": task.metric, **scores,
+        "wall_time_sec": round(result.wall_time, 2), "skipped_rows": report.skipped,
+    }
+    if result.accelerator.is_main_process:
+        import json
+
+        lines = (json.dumps(task.record(row, p), ensure_ascii=False) for row, p in zip(eval_ds, predictions))
+        atomic_write_text(out / "predictions.jsonl", "".join(line + "\n" for line in lines))
+        task.save(model, out / "model")
+        write_summary(out, summary)
+    return summary
+
+
+def print_summary(summary: dict[str, Any], out: str) -> None:
+    """The few lines a person wants to see at the end of a run."""
+    keys = ["task", "init", "parameters", "trainable_parameters", "steps", "final_train_loss", "eval_loss",
+            summary["metric"], *[k for k in ("macro_f1", "entity_f1", "f1", "exact_match", "rougeL", "bleu")
+                                 if k in summary and k != summary["metric"]], "wall_time_sec"]
+    width = max(map(len, keys))
+    for key in keys:
+        value = summary.get(key)
+        print(f"  {key:<{width}}  {value:.4g}" if isinstance(value, float) else f"  {key:<{width}}  {value}")
+    print(f"model saved to {Path(out) / 'model'}; predictions in {Path(out) / 'predictions.jsonl'}")
+
+
+def main(cfg: Any) -> int:
+    """CLI entry: run and print the summary."""
+    summary = run(cfg)
+    print_summary(summary, cfg.out)
+    return 0

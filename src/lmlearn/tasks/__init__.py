@@ -1,0 +1,38 @@
+"""Registry of downstream tasks: the name used by `lmlearn finetune --task NAME`.
+
+A task is one file holding a subclass of `lmlearn.tasks.base.Task`; its `Options` dataclass (if
+any) adds its own flags to `lmlearn finetune`. Adding one means writing that file and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from lmlearn.errors import LmlearnError
+
+TASKS = {
+    "classify": "lmlearn.tasks.classify:Classify",
+    "pair": "lmlearn.tasks.pair:Pair",
+    "tag": "lmlearn.tasks.tag:Tag",
+    "qa": "lmlearn.tasks.qa:ExtractiveQA",
+    "seq2seq": "lmlearn.tasks.seq2seq:Seq2Seq",
+}
+
+
+def task_names() -> list[str]:
+    """The registered task names."""
+    return list(TASKS)
+
+
+def get_task(name: str) -> type:
+    """The task class registered under `name`."""
+    if name not in TASKS:
+        raise LmlearnError(f"unknown task '{name}'; available: {', '.join(task_names())}")
+    module, _, attr = TASKS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def option_classes() -> list[type]:
+    """Every task's Options dataclass, in registry order (their fields become finetune flags)."""
+    classes = [get_task(name).Options for name in TASKS]
+    return list(dict.fromkeys(c for c in classes if c is not None))

@@ -1,0 +1,75 @@
+"""Text classification: one text, one label (sentiment, topic). The label set is read from the
+training data; the model is the family's `*ForSequenceClassification` (a head on [CLS], or on the
+last token for decoder-only models)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lmlearn.config import option
+from lmlearn.models.presets import FAMILIES
+from lmlearn.tasks.base import Task, check_text, where
+from lmlearn.tasks.batching import pad_inputs
+from lmlearn.tasks.labels import LabelSet
+
+
+@dataclass
+class ClassifyOptions:
+    """Settings of the classification tasks."""
+
+    label_column: str = option("label", "column holding the label (classify, pair, tag)")
+
+
+class Classify(Task):
+    """Sequence classification of one text."""
+
+    name = "classify"
+    head = "sequence-classification"
+    families = FAMILIES
+    Options = ClassifyOptions
+    metric = "accuracy"
+    labels: LabelSet
+
+    def text_columns(self) -> list[str]:
+        """The text columns, in the order the model reads them."""
+        return [self.cfg.text_column]
+
+    def columns(self) -> list[str]:
+        return [*self.text_columns(), self.cfg.label_column]
+
+    def fit(self, train_ds: Any) -> None:
+        self.labels = LabelSet(train_ds[self.cfg.label_column])
+
+    def model_config(self) -> dict[str, Any]:
+        return self.labels.model_config()
+
+    def prepare(self, ds: Any, *, what: str) -> list[dict[str, Any]]:
+        columns, label_column = self.text_columns(), self.cfg.label_column
+        examples = []
+        for row in ds:
+            texts = [check_text(row[c], row, c, what) for c in columns]
+            label = self.labels.encode(row[label_column], where(row, what), f"{label_column} value")
+            examples.append({"texts": texts, "label": label})
+        # One tokenizer call for all rows: the fast tokenizer batches in Rust.
+        encoded = self.tokenizer(*zip(*(e["texts"] for e in examples)), truncation=True,
+                                 max_length=self.cfg.block_size)
+        keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
+        return [{**{k: encoded[k][i] for k in keys}, "label": e["label"]} for i, e in enumerate(examples)]
+
+    def collate(self, examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        batch = pad_inputs(examples, self.tokenizer.pad_token_id)
+        batch["labels"] = torch.tensor([e["label"] for e in examples])
+        return batch
+
+    def predict_batch(self, model: torch.nn.Module, examples: list[dict[str, Any]],
+                      batch: dict[str, torch.Tensor]) -> list[str]:
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        return [self.labels.names[i] for i in logits.argmax(-1).tolist()]
+
+    def score(self, ds: Any, predictions: list[str]) -> dict[str, float]:
+        from lmlearn.tasks.metrics import classification_scores
+
+        return classification_scores(predictions, [str(v) for v in ds[self.cfg.label_column]])

@@ -1,0 +1,140 @@
+"""`lmlearn finetune` with the classification tasks: end to end, transfer modes, and bad data."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
+
+from lmlearn.commands.finetune import FinetuneConfig, run
+from lmlearn.data.sources import load_source
+from lmlearn.errors import LmlearnError
+from lmlearn.models.factory import load_model
+from lmlearn.run import save_model
+from lmlearn.tasks.metrics import classification_scores
+from lmlearn.tokenization import train_tokenizer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory):
+    """Built-in reviews as a sentiment task with named labels: 300 to train on, 100 to test."""
+    rows = [{"text": r["text"], "label": ["negative", "positive"][r["label"]]}
+            for r in load_source("builtin:corpus?docs=2400&seed=1") if r["genre"] == "review"]
+    folder = tmp_path_factory.mktemp("reviews")
+    return _write(folder / "train.jsonl", rows[:300]), _write(folder / "test.jsonl", rows[300:400])
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A bert-tiny masked LM saved as a folder, standing in for a pre-trained model."""
+    texts = load_source("builtin:corpus?docs=300")["text"]
+    tokenizer = train_tokenizer(texts, family="bert", vocab_size=1000)
+    model = load_model("bert-tiny", "masked-lm", tokenizer, seed=3)
+    return str(save_model(model, tokenizer, tmp_path_factory.mktemp("bert") / "model"))
+
+
+def _cfg(tmp_path, **kw):
+    settings = dict(task="classify", model="bert-tiny", vocab_size=1000, max_steps=120, batch_size=16, lr=1e-3,
+                    warmup_steps=10, eval_every=0, eval_batches=4, out=str(tmp_path / "run"), progress=False)
+    settings.update(kw)
+    return FinetuneConfig(**settings)
+
+
+def _predictions(out):
+    return [json.loads(line) for line in (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_classify_learns_and_saved_model_predicts_the_reported_labels(tmp_path, reviews):
+    train, test = reviews
+    summary = run(_cfg(tmp_path, data=train, eval_data=test))
+    rows = _predictions(tmp_path / "run")
+    gold = [r["label"] for r in rows]
+    majority = max(gold.count(label) for label in set(gold)) / len(gold)
+    assert len(rows) == 100 and summary["test_examples"] == 100
+    assert summary["accuracy"] > majority + 0.2
+    # the summary's metrics are those of the predictions file, by scikit-learn
+    assert summary["accuracy"] == pytest.approx(classification_scores([r["prediction"] for r in rows], gold)["accuracy"])
+
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model").eval()
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "run" / "model")
+    batch = tokenizer([r["text"] for r in rows], padding=True, truncation=True, max_length=256, return_tensors="pt")
+    with torch.no_grad():
+        ids = model(**batch).logits.argmax(-1).tolist()
+    assert [model.config.id2label[i] for i in ids] == [r["prediction"] for r in rows]
+    assert set(model.config.label2id) == {"negative", "positive"}
+
+
+def test_pair_uses_the_models_pair_format_and_learns(tmp_path):
+    # The label is the language of the SECOND text, so a run that dropped text_pair could not learn it.
+    docs = [r for r in load_source("builtin:corpus?docs=600&seed=2") if r["genre"] != "translation"]
+    rows = [{"a": d["text"][:120], "b": e["text"][:120], "lang_b": e["lang"]}
+            for d, e in zip(docs, docs[1:] + docs[:1])]
+    data = _write(tmp_path / "pairs.jsonl", rows)
+    cfg = _cfg(tmp_path, task="pair", data=data, text_column="a", text_pair_column="b", label_column="lang_b",
+               eval_fraction=0.2, max_steps=100)
+    summary = run(cfg)
+    assert summary["accuracy"] > 0.9
+
+    from lmlearn.tasks.pair import Pair
+
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "run" / "model")
+    task = Pair(cfg, tokenizer)
+    task.fit(load_source(data, required=["a", "b", "lang_b"]))
+    example = task.prepare(load_source(data, required=["a", "b", "lang_b"]).select([0]), what="x")[0]
+    ids, types = example["input_ids"], example["token_type_ids"]
+    seps = [i for i, t in enumerate(ids) if t == tokenizer.sep_token_id]
+    assert ids[0] == tokenizer.cls_token_id and len(seps) == 2 and seps[-1] == len(ids) - 1
+    assert set(types[:seps[0] + 1]) == {0} and set(types[seps[0] + 1:]) == {1}
+
+
+def test_init_pretrained_loads_the_body_and_random_does_not(tmp_path, pretrained, reviews):
+    from lmlearn.tasks.classify import Classify
+
+    base = AutoModelForMaskedLM.from_pretrained(pretrained).bert.state_dict()
+    task = Classify(_cfg(tmp_path, model=pretrained), AutoTokenizer.from_pretrained(pretrained))
+    task.fit(load_source(reviews[0], required=["text", "label"]))
+    warm = task.build_model(pretrained, seed=0).bert.state_dict()
+    cold = task.build_model(pretrained, seed=0, random_init=True).bert.state_dict()
+    shared = [k for k in base if k in warm]
+    assert len(shared) > 10
+    assert all(torch.equal(base[k], warm[k]) for k in shared)
+    assert not all(torch.equal(base[k], cold[k]) for k in shared if "LayerNorm" not in k)
+
+
+def test_freeze_trains_only_the_head(tmp_path, pretrained, reviews):
+    train, test = reviews
+    summary = run(_cfg(tmp_path, model=pretrained, data=train, eval_data=test, freeze=True, max_steps=30))
+    assert summary["init"] == "pretrained" and summary["trainable_parameters"] < summary["parameters"] / 5
+    base = AutoModelForMaskedLM.from_pretrained(pretrained).bert.state_dict()
+    tuned = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model")
+    body = {k: v for k, v in tuned.bert.state_dict().items() if "pooler" not in k}
+    assert body and all(torch.equal(base[k], v) for k, v in body.items())
+    fresh = AutoModelForSequenceClassification.from_pretrained(pretrained, num_labels=2)
+    assert not torch.equal(fresh.classifier.weight, tuned.classifier.weight)
+
+
+def test_unseen_label_empty_text_and_missing_column_name_the_place(tmp_path, reviews):
+    train = reviews[0]
+    unseen = _write(tmp_path / "unseen.jsonl", [{"text": "좋아요", "label": "positive"},
+                                                {"text": "그저 그래요", "label": "mixed"}])
+    with pytest.raises(LmlearnError, match=r"unseen\.jsonl:2: label value 'mixed' never occurs in the training data"):
+        run(_cfg(tmp_path, data=train, eval_data=unseen, out=str(tmp_path / "a")))
+    empty = _write(tmp_path / "empty.jsonl", [{"text": "좋아요", "label": "positive"}, {"text": " ", "label": "negative"}])
+    with pytest.raises(LmlearnError, match=r"empty\.jsonl:2: field 'text' is empty"):
+        run(_cfg(tmp_path, data=train, eval_data=empty, out=str(tmp_path / "b")))
+    with pytest.raises(LmlearnError, match=r"missing field 'review'"):
+        run(_cfg(tmp_path, data=train, text_column="review", out=str(tmp_path / "c")))
+
+
+def test_transfer_modes_that_make_no_sense_are_refused(tmp_path, reviews):
+    with pytest.raises(LmlearnError, match="--init pretrained: 'bert-tiny' is a preset"):
+        run(_cfg(tmp_path, data=reviews[0], init="pretrained"))
+    with pytest.raises(LmlearnError, match="--freeze .* needs pre-trained"):
+        run(_cfg(tmp_path, data=reviews[0], freeze=True))
