@@ -1,0 +1,1 @@
+"""Translate instruction datasets field by field, keeping code and placeholders intact (`lmlearn translate`)."""
