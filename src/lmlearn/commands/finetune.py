@@ -23,7 +23,8 @@ class _FinetuneBase(TrainSettings, DataSettings, ModelSettings):
                 "scratch; auto: pretrained for a folder, random for a preset")
     freeze: bool = option(False, "train only the task head on frozen features of the model")
     static_embeddings: Literal["word2vec"] | None = option(
-        None, "train word2vec on --embedding-corpus and feed its frozen vectors to a small task model")
+        None, "train word2vec on --embedding-corpus and feed its frozen vectors to a small BiLSTM task model "
+              "(--model and the tokenizer flags are then unused)")
     mixture: str | None = option(None, "YAML file of several text-to-text tasks trained together (seq2seq)")
     out: str = option("runs/finetune", "output folder")
 
@@ -83,6 +84,10 @@ def run(cfg: Any) -> dict[str, Any]:
     task_class = get_task(cfg.task)
     init = resolve_init(cfg) if not cfg.static_embeddings else "random"
     _check_modes(cfg, init)
+    if cfg.static_embeddings:
+        from lmlearn.transfer.static import check_task
+
+        check_task(task_class)
     family = None if cfg.static_embeddings else check_family(cfg.model, task_class.families, f"task '{cfg.task}'")
     out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
 
@@ -129,7 +134,7 @@ def run(cfg: Any) -> dict[str, Any]:
     scores = task.score(eval_ds, predictions)
     trainable, total = count_parameters(model)
     summary = {
-        "task": cfg.task, "model": cfg.model, "family": family, "init": init, "freeze": cfg.freeze,
+        "task": cfg.task, "model": "word2vec+bilstm" if cfg.static_embeddings else cfg.model, "family": family, "init": init, "freeze": cfg.freeze,
         "static_embeddings": cfg.static_embeddings,
         "parameters": total, "trainable_parameters": trainable,
         "steps": result.step, "train_examples": len(train_examples), "test_examples": len(eval_examples),

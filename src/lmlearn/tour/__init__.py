@@ -15,6 +15,7 @@ STAGES = [
     "lmlearn.tour.clm:stage",
     "lmlearn.tour.icl:stage",  # reads the model the clm stage saved
     "lmlearn.tour.encoders:stage",
+    "lmlearn.tour.transfer:stage",  # fine-tunes the encoders stage's models
 ]
 
 

@@ -1,0 +1,34 @@
+"""Tour stage: transfer to a downstream task. The same electra-tiny classifier is trained on a few
+hundred labelled reviews from scratch, and from the MLM and ELECTRA encoders of the encoders stage."""
+
+from __future__ import annotations
+
+from lmlearn.commands.finetune import FinetuneConfig, run
+from lmlearn.tour import StageResult, TourContext
+
+TRAIN, TEST = "builtin:sentiment?n=400&seed=1", "builtin:sentiment?n=400&seed=2"
+
+
+def stage(ctx: TourContext) -> StageResult:
+    """Fine-tune each starting point for the same steps on the same labelled subset."""
+    mlm, electra = ctx.out / "encoder-mlm" / "model", ctx.out / "encoder-electra" / "model"
+    starts = [("scratch", "from scratch (same architecture, random weights)", mlm, "random"),
+              ("mlm", "MLM pre-trained + fine-tuned", mlm, "pretrained"),
+              ("electra", "ELECTRA pre-trained + fine-tuned", electra, "pretrained")]
+    steps = max(ctx.steps // 3, 1)
+    rows = []
+    for name, framework, model, init in starts:
+        cfg = FinetuneConfig(task="classify", model=str(model), init=init, data=TRAIN, eval_data=TEST,
+                             block_size=128, batch_size=16, max_steps=steps, lr=3e-4, warmup_steps=steps // 10,
+                             eval_every=0, save_every=steps, seed=ctx.seed, out=str(ctx.out / f"transfer-{name}"),
+                             overwrite=True, progress=ctx.progress)
+        summary = run(cfg)
+        rows.append({"stage": "transfer", "framework": framework, "model": "electra-tiny",
+                     "metric": "test accuracy (built-in sentiment)", "before": 0.5,
+                     "after": summary["accuracy"], "wall_time_sec": summary["wall_time_sec"]})
+    html = (f"<p>A sentiment classifier trained for {steps} steps on 400 labelled built-in reviews (three in five with "
+            "a contrast: 'the acting was dull, but ...'), tested on 400 others. All three share the electra-tiny "
+            "architecture and tokenizer; they differ only in the weights they start from. 'Before' is chance "
+            "(two balanced classes).</p>")
+    return StageResult(name="transfer", title="Transfer: from scratch against pre-trained + fine-tuned",
+                       rows=rows, html=html)
