@@ -97,3 +97,12 @@ def test_txt_that_is_a_table_reads_as_tsv(tmp_path):
     prose = tmp_path / "prose.txt"
     prose.write_text("a line\twith a tab\nand one without\n", encoding="utf-8")
     assert texts(load_source(str(prose))) == ["a line\twith a tab", "and one without"]
+
+
+def test_jsonl_keeps_a_key_that_first_appears_in_a_later_row(tmp_path):
+    rows = [{"instruction": "a", "output": "b"}] * 3 + [{"instruction": "c", "input": "d", "output": "e"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ds = load_source(str(path), required=["instruction"])
+    assert ds.column_names == ["instruction", "output", "input"]
+    assert ds["input"] == [None, None, None, "d"]

@@ -148,10 +148,22 @@ READERS = {"txt": _rows_txt, "jsonl": _rows_jsonl, "json": _rows_json, "csv": _r
 
 
 def _generate(files: list[str], fmt: str, unit: TxtUnit, required: list[str], on_bad_rows: BadRows,
-              report: ReadReport, stamp: str, locate: bool) -> Iterator[dict]:
+              report: ReadReport, stamp: str, locate: bool, columns: tuple[str, ...] | None) -> Iterator[dict]:
     for path in files:
         for where, row in READERS[fmt](path, unit, required, report, on_bad_rows):
+            if columns is not None:
+                row = {key: row.get(key) for key in columns}
             yield {**row, WHERE: where} if locate else row
+
+
+def _json_columns(files: list[str], fmt: str, unit: TxtUnit) -> tuple[str, ...]:
+    """Every key of any JSON record, in order of appearance. `datasets` takes its schema from the
+    first rows it writes, so a key that first appears later (an optional `input`) would be dropped."""
+    keys: dict[str, None] = {}
+    for path in files:
+        for _, row in READERS[fmt](path, unit, [], ReadReport(), "skip"):
+            keys.update(dict.fromkeys(row))
+    return tuple(keys)
 
 
 def _files_of(spec: str) -> list[str]:
@@ -195,12 +207,14 @@ def _load_files(files: list[str], required: list[str], unit: TxtUnit, on_bad_row
         return _locate(ds, files[0]) if locate else ds
     stamp = _fingerprint([(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in files], fmt, unit, required,
                          on_bad_rows, locate)
+    columns = _json_columns(files, fmt, unit) if fmt in ("json", "jsonl") else None
     try:
         return datasets.Dataset.from_generator(
             _generate, fingerprint=stamp,
             # tuples, not lists: datasets would shard list-valued arguments across workers
             gen_kwargs={"files": tuple(files), "fmt": fmt, "unit": unit, "required": tuple(required),
-                        "on_bad_rows": on_bad_rows, "report": report, "stamp": stamp, "locate": locate},
+                        "on_bad_rows": on_bad_rows, "report": report, "stamp": stamp, "locate": locate,
+                        "columns": columns},
         )
     except datasets.exceptions.DatasetGenerationError as e:
         if isinstance(e.__cause__, LmlearnError):
