@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lmlearn import config
+from lmlearn.adapters.settings import PeftSettings
 from lmlearn.config import option
 from lmlearn.data.settings import DataSettings
 from lmlearn.models.settings import ModelSettings
@@ -17,31 +16,18 @@ from lmlearn.train.settings import TrainSettings
 
 
 @dataclass
-class _PretrainBase(TrainSettings, DataSettings, ModelSettings):
+class _PretrainBase(TrainSettings, DataSettings, PeftSettings, ModelSettings):
     objective: str = option("clm", "pre-training objective (see docs/objectives.md)")
     out: str = option("runs/pretrain", "output folder")
 
 
-def _with_objective_options(base: type) -> type:
-    """The settings of `lmlearn pretrain`: the shared ones plus every objective's own Options.
-
-    Objectives may share an option (several use `mlm_probability`) if they agree on its type and default.
-    """
+def _options() -> list[type]:
     from lmlearn.objectives import option_classes
 
-    fields: dict[str, tuple[str, Any, dataclasses.Field]] = {}
-    for options in option_classes():
-        hints = typing.get_type_hints(options)
-        for f in dataclasses.fields(options):
-            if f.name in fields and (fields[f.name][1], fields[f.name][2].default) != (hints[f.name], f.default):
-                raise TypeError(f"objective option '{f.name}' is declared twice with different types or defaults")
-            fields[f.name] = (f.name, hints[f.name], dataclasses.field(default=f.default, metadata=f.metadata))
-    cls = dataclasses.make_dataclass("PretrainConfig", list(fields.values()), bases=(base,))
-    cls.__doc__ = "Settings of `lmlearn pretrain`."
-    return cls
+    return option_classes()
 
 
-PretrainConfig = _with_objective_options(_PretrainBase)
+PretrainConfig = config.with_options(_PretrainBase, _options(), "PretrainConfig", "Settings of `lmlearn pretrain`.")
 
 
 def _split(cfg: PretrainConfig, report) -> tuple[Any, Any]:
@@ -59,20 +45,38 @@ def _split(cfg: PretrainConfig, report) -> tuple[Any, Any]:
     return parts["train"], parts["test"]
 
 
+def _build_model(objective: Any, cfg: PretrainConfig, family: str, out: Path) -> Any:
+    """The model to train: the objective's, or with --peft an adapter on its frozen base."""
+    if not cfg.peft:
+        return objective.build_model(cfg.model, cfg.seed)
+    from lmlearn.adapters.apply import build_peft_model
+    from lmlearn.objectives.base import Objective
+
+    # An objective with its own build_model (two networks, an extra head) is not read into 4 bits.
+    plain = type(objective).build_model is Objective.build_model
+    return build_peft_model(cfg, family, objective.head, objective.tokenizer, cfg.model, out,
+                            lambda: objective.build_model(cfg.model, cfg.seed), load_4bit=plain)
+
+
 def run(cfg: PretrainConfig) -> dict[str, Any]:
-    """Pre-train, then write OUT/model, OUT/metrics.jsonl and OUT/summary.json; return the summary."""
+    """Pre-train, then write OUT/model (with --peft: OUT/adapter), OUT/metrics.jsonl and OUT/summary.json;
+    return the summary."""
     from lmlearn.objectives import get_objective
     from lmlearn.run import check_family, get_tokenizer, prepare_out_dir
 
     objective_class = get_objective(cfg.objective)
     family = check_family(cfg.model, objective_class.families, f"objective '{cfg.objective}'")
+    if cfg.peft:
+        from lmlearn.adapters.apply import check_peft
+
+        check_peft(cfg.peft, family, objective_class.head)
     out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
 
     import datasets
     from transformers import set_seed
 
+    from lmlearn.adapters.apply import adapter_base, parameter_counts, save_adapter
     from lmlearn.data.sources import ReadReport, iter_texts
-    from lmlearn.models.factory import count_parameters
     from lmlearn.run import write_summary
     from lmlearn.train.loop import train
 
@@ -85,18 +89,23 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     tokenizer = get_tokenizer(cfg, out, family, iter_texts(train_ds, cfg.text_column))
     objective = objective_class(cfg, tokenizer)
     set_seed(cfg.seed)
-    model = objective.build_model(cfg.model, cfg.seed)
+    model = _build_model(objective, cfg, family, out)
     train_examples = objective.prepare(train_ds, what="training data")
     eval_examples = None if eval_ds is None else objective.prepare(eval_ds, what="held-out data")
     config.save(cfg, out / "config.yaml")
 
     result = train(model, objective, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg))
-    trainable, total = count_parameters(model)
+    trained = result.accelerator.unwrap_model(model)
+    trainable, total = parameter_counts(trained)
     if result.accelerator.is_main_process:
-        objective.save(result.accelerator.unwrap_model(model), out / "model")
+        if cfg.peft:
+            save_adapter(trained, tokenizer, out / "adapter", base=adapter_base(cfg.model, out))
+        else:
+            objective.save(trained, out / "model")
     summary = {
-        "objective": cfg.objective, "model": cfg.model, "family": family,
+        "objective": cfg.objective, "model": cfg.model, "family": family, "peft": cfg.peft,
         "parameters": total, "trainable_parameters": trainable,
+        "trainable_percent": round(100 * trainable / max(total, 1), 4),
         "steps": result.step, "tokens_seen": result.tokens_seen,
         "train_examples": len(train_examples), "block_size": cfg.block_size,
         "final_train_loss": result.train_loss,
@@ -120,12 +129,18 @@ def print_summary(summary: dict[str, Any], out: str) -> None:
     def fmt(v: Any) -> str:
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-    keys = ["parameters", "steps", "tokens_seen", "final_train_loss", "initial_eval_loss", "eval_loss",
-            "eval_perplexity", "wall_time_sec"]
+    keys = ["parameters", "trainable_parameters", "steps", "tokens_seen", "final_train_loss", "initial_eval_loss",
+            "eval_loss", "eval_perplexity", "wall_time_sec"]
     width = max(map(len, keys))
     for key in keys:
-        print(f"  {key:<{width}}  {fmt(summary.get(key))}")
-    print(f"model saved to {Path(out) / 'model'}")
+        value = fmt(summary.get(key))
+        if key == "trainable_parameters":
+            value += f" ({summary['trainable_percent']:.3g}%)"
+        print(f"  {key:<{width}}  {value}")
+    if summary.get("peft"):
+        print(f"{summary['peft']} adapter saved to {Path(out) / 'adapter'}")
+    else:
+        print(f"model saved to {Path(out) / 'model'}")
 
 
 Config = PretrainConfig
