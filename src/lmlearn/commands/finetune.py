@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lmlearn import config
+from lmlearn.adapters.settings import PeftSettings
 from lmlearn.config import option
 from lmlearn.data.settings import DataSettings
 from lmlearn.models.settings import ModelSettings
@@ -16,7 +17,7 @@ from lmlearn.train.settings import TrainSettings
 
 
 @dataclass
-class _FinetuneBase(TrainSettings, DataSettings, ModelSettings):
+class _FinetuneBase(TrainSettings, DataSettings, PeftSettings, ModelSettings):
     task: str = option("classify", "downstream task: classify, pair, tag, qa, seq2seq")
     init: Literal["auto", "pretrained", "random"] = option(
         "auto", "pretrained: start from the model folder's weights; random: the same architecture from "
@@ -60,8 +61,10 @@ def _check_modes(cfg: Any, init: str) -> None:
     if cfg.freeze and init == "random":
         raise LmlearnError("--freeze keeps the model's weights as they are, so it needs pre-trained ones "
                            "(a model folder, not a preset or --init random)")
-    if cfg.static_embeddings and (cfg.freeze or cfg.init == "pretrained"):
-        raise LmlearnError("--static-embeddings trains its own small model; drop --freeze/--init pretrained")
+    if cfg.static_embeddings and (cfg.freeze or cfg.init == "pretrained" or cfg.peft):
+        raise LmlearnError("--static-embeddings trains its own small model; drop --freeze/--init pretrained/--peft")
+    if cfg.freeze and cfg.peft:
+        raise LmlearnError("--freeze and --peft both keep the model's weights fixed; choose one")
     if cfg.mixture and cfg.task != "seq2seq":
         raise LmlearnError(f"--mixture holds text-to-text tasks; use it with --task seq2seq, not --task {cfg.task}")
 
@@ -89,6 +92,10 @@ def run(cfg: Any) -> dict[str, Any]:
 
         check_task(task_class)
     family = None if cfg.static_embeddings else check_family(cfg.model, task_class.families, f"task '{cfg.task}'")
+    if cfg.peft:
+        from lmlearn.adapters.apply import check_peft
+
+        check_peft(cfg.peft, family, task_class.head)
     out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
 
     import datasets
@@ -96,7 +103,7 @@ def run(cfg: Any) -> dict[str, Any]:
 
     from lmlearn.data.sources import ReadReport
     from lmlearn.io import atomic_write_text
-    from lmlearn.models.factory import count_parameters
+    from lmlearn.adapters.apply import adapter_base, build_peft_model, parameter_counts, save_adapter
     from lmlearn.run import get_tokenizer, write_summary
     from lmlearn.train.loop import train
 
@@ -118,6 +125,10 @@ def run(cfg: Any) -> dict[str, Any]:
     task.fit(train_ds)
     if cfg.static_embeddings:
         model = static.build_model(cfg, out, tokenizer, task)
+    elif cfg.peft:
+        model = build_peft_model(cfg, family, task.head, tokenizer, cfg.model, out,
+                                 lambda: task.build_model(cfg.model, cfg.seed, random_init=init == "random"),
+                                 load_4bit=init == "pretrained", **task.model_config())
     else:
         model = task.build_model(cfg.model, cfg.seed, random_init=init == "random")
     if cfg.freeze:
@@ -132,11 +143,12 @@ def run(cfg: Any) -> dict[str, Any]:
     model = result.accelerator.unwrap_model(model)
     predictions = task.predict(model, eval_examples, cfg.batch_size, result.accelerator.device)
     scores = task.score(eval_ds, predictions)
-    trainable, total = count_parameters(model)
+    trainable, total = parameter_counts(model)
     summary = {
         "task": cfg.task, "model": "word2vec+bilstm" if cfg.static_embeddings else cfg.model, "family": family, "init": init, "freeze": cfg.freeze,
-        "static_embeddings": cfg.static_embeddings,
+        "static_embeddings": cfg.static_embeddings, "peft": cfg.peft,
         "parameters": total, "trainable_parameters": trainable,
+        "trainable_percent": round(100 * trainable / max(total, 1), 4),
         "steps": result.step, "train_examples": len(train_examples), "test_examples": len(eval_examples),
         "final_train_loss": result.train_loss, "initial_eval_loss": result.initial_eval_loss,
         "eval_loss": result.eval_loss, "metric": task.metric, **scores,
@@ -147,7 +159,10 @@ def run(cfg: Any) -> dict[str, Any]:
 
         lines = (json.dumps(task.record(row, p), ensure_ascii=False) for row, p in zip(eval_ds, predictions))
         atomic_write_text(out / "predictions.jsonl", "".join(line + "\n" for line in lines))
-        task.save(model, out / "model")
+        if cfg.peft:
+            save_adapter(model, tokenizer, out / "adapter", base=adapter_base(cfg.model, out))
+        else:
+            task.save(model, out / "model")
         write_summary(out, summary)
     return summary
 
@@ -160,8 +175,13 @@ def print_summary(summary: dict[str, Any], out: str) -> None:
     width = max(map(len, keys))
     for key in keys:
         value = summary.get(key)
-        print(f"  {key:<{width}}  {value:.4g}" if isinstance(value, float) else f"  {key:<{width}}  {value}")
-    print(f"model saved to {Path(out) / 'model'}; predictions in {Path(out) / 'predictions.jsonl'}")
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        if key == "trainable_parameters":
+            shown += f" ({summary['trainable_percent']:.3g}%)"
+        print(f"  {key:<{width}}  {shown}")
+    saved = f"{summary['peft']} adapter saved to {Path(out) / 'adapter'}" if summary.get("peft") else \
+        f"model saved to {Path(out) / 'model'}"
+    print(f"{saved}; predictions in {Path(out) / 'predictions.jsonl'}")
 
 
 def main(cfg: Any) -> int:
