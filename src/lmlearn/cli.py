@@ -16,11 +16,16 @@ from lmlearn.errors import LmlearnError
 # (words, module): each module defines `Config` (a dataclass) and `main(cfg) -> int`.
 COMMANDS = [
     (("pretrain",), "lmlearn.commands.pretrain", "pre-train a model with an objective (clm, ...)"),
+    (("finetune",), "lmlearn.commands.finetune", "fine-tune on a task: classify, pair, tag, qa, seq2seq"),
+    (("instruct",), "lmlearn.commands.instruct", "instruction-tune a model on chats (alpaca, messages, ShareGPT)"),
     (("generate",), "lmlearn.commands.generate", "generate text from a trained model"),
+    (("merge",), "lmlearn.commands.merge", "fold a LoRA or IA3 adapter into its base model"),
     (("evaluate",), "lmlearn.commands.evaluate", "score a model on a YAML task, zero- and few-shot"),
     (("tokenizer", "train"), "lmlearn.commands.tokenizer", "train a BPE, WordPiece or Unigram tokenizer"),
+    (("flan", "build"), "lmlearn.commands.flan", "build FLAN-style instruction data with a held-out task cluster"),
     (("models",), "lmlearn.commands.models", "list the model presets"),
     (("tour",), "lmlearn.commands.tour", "run the learning-frameworks tour on built-in data"),
+    (("translate",), "lmlearn.commands.translate", "translate an instruction dataset (DeepL, OpenAI API, local model)"),
 ]
 
 
