@@ -16,13 +16,13 @@ def stage(ctx: TourContext) -> StageResult:
               ("mlm", "MLM pre-trained + fine-tuned", mlm, "pretrained"),
               ("electra", "ELECTRA pre-trained + fine-tuned", electra, "pretrained")]
     steps = max(ctx.steps // 3, 1)
-    rows = []
+    rows, summaries = [], {}
     for name, framework, model, init in starts:
         cfg = FinetuneConfig(task="classify", model=str(model), init=init, data=TRAIN, eval_data=TEST,
-                             block_size=128, batch_size=16, max_steps=steps, lr=3e-4, warmup_steps=steps // 10,
+                             block_size=128, batch_size=16, max_steps=steps, lr=1e-3, warmup_steps=steps // 10,
                              eval_every=0, save_every=steps, seed=ctx.seed, out=str(ctx.out / f"transfer-{name}"),
                              overwrite=True, progress=ctx.progress)
-        summary = run(cfg)
+        summary = summaries[name] = run(cfg)
         rows.append({"stage": "transfer", "framework": framework, "model": "electra-tiny",
                      "metric": "test accuracy (built-in sentiment)", "before": 0.5,
                      "after": summary["accuracy"], "wall_time_sec": summary["wall_time_sec"]})
@@ -31,4 +31,4 @@ def stage(ctx: TourContext) -> StageResult:
             "architecture and tokenizer; they differ only in the weights they start from. 'Before' is chance "
             "(two balanced classes).</p>")
     return StageResult(name="transfer", title="Transfer: from scratch against pre-trained + fine-tuned",
-                       rows=rows, html=html)
+                       rows=rows, html=html, data={"summaries": summaries, "steps": steps})
