@@ -14,6 +14,7 @@ from typing import Any, Callable
 STAGES = [
     "lmlearn.tour.clm:stage",
     "lmlearn.tour.icl:stage",  # reads the model the clm stage saved
+    "lmlearn.tour.instruct:stage",  # tunes the model the clm stage saved
     "lmlearn.tour.encoders:stage",
     "lmlearn.tour.transfer:stage",  # fine-tunes the encoders stage's models
     "lmlearn.tour.peft:stage",  # compares with the transfer stage's full fine-tuning
