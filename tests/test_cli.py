@@ -79,6 +79,8 @@ def test_tour_writes_the_report(tmp_path, capsys):
     assert "held-out perplexity" in html and "data:image/png;base64," in html
     out = capsys.readouterr().out
     assert "clm" in out and "replaced-token detection" in out and "masked LM" in out
+    assert "from scratch" in out and "ELECTRA pre-trained + fine-tuned" in out and "LoRA" in out
+    assert "held-out sentiment" in out
 
 
 def test_top_level_help_imports_no_command_module():
