@@ -114,19 +114,22 @@ def _read_yaml(path: str) -> dict[str, tuple[Any, int]]:
 
 def resolve(cls: type[T], config_file: str | None = None, overrides: dict[str, Any] | None = None) -> T:
     """Build `cls` from defaults, then the YAML file, then flag overrides (already typed)."""
+    items: dict[str, tuple[Any, str]] = {}
+    if config_file:
+        items.update({key: (value, f"{config_file}:{line}") for key, (value, line) in _read_yaml(config_file).items()})
+    items.update({key: (value, f"--{key.replace('_', '-')}") for key, value in (overrides or {}).items()})
+    return resolve_items(cls, items)
+
+
+def resolve_items(cls: type[T], items: dict[str, tuple[Any, str]]) -> T:
+    """Build `cls` from {key: (value, where)}; an unknown key or a wrong type names its `where`."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    if config_file:
-        for key, (value, line) in _read_yaml(config_file).items():
-            where = f"{config_file}:{line}"
-            if key not in fields:
-                raise LmlearnError(f"{where}: unknown key '{key}'{suggest(key, sorted(fields))}")
-            values[key] = check_value(key, value, hints[key], where)
-    for key, value in (overrides or {}).items():
+    for key, (value, where) in items.items():
         if key not in fields:
-            raise LmlearnError(f"unknown setting '{key}'{suggest(key, sorted(fields))}")
-        values[key] = check_value(key, value, hints[key], f"--{key.replace('_', '-')}")
+            raise LmlearnError(f"{where}: unknown key '{key}'{suggest(key, sorted(fields))}")
+        values[key] = check_value(key, value, hints[key], where)
     return cls(**values)
 
 

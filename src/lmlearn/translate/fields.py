@@ -1,9 +1,10 @@
 """Rows of an instruction dataset, and the strings in them that get translated.
 
 A chosen field is translated wherever it holds text: a string, a list of strings, or a list of
-messages, where only the text keys (`content`, `value`, `text`) are translated and `role`, `from`
-and every other key stay as they are. That covers Alpaca (instruction/input/output), chat
-(messages: [{role, content}], content parts included) and ShareGPT (conversations: [{from, value}]).
+messages, where only the text keys (`content`, `value`, `text`, `input`, `output`) are translated and
+`role`, `from` and every other key stay as they are. That covers Alpaca (instruction/input/output), chat
+(messages: [{role, content}], content parts included), ShareGPT (conversations: [{from, value}]) and
+Self-Instruct seed tasks (instruction, instances: [{input, output}]).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any, Iterator
 from lmlearn.errors import LmlearnError
 
 DEFAULT_FIELDS = ("instruction", "input", "output", "system", "prompt", "response", "question", "answer",
-                  "text", "messages", "conversations", "chosen", "rejected")
-TEXT_KEYS = ("content", "value", "text")
+                  "text", "messages", "conversations", "chosen", "rejected", "instances")
+TEXT_KEYS = ("content", "value", "text", "input", "output")
 Path = tuple[str | int, ...]
 
 
