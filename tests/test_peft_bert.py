@@ -72,5 +72,9 @@ def test_qlora_classifier_on_a_masked_lm_checkpoint_keeps_new_layers_in_full_pre
     assert type(base.bert.pooler.dense) is torch.nn.Linear and type(base.classifier) is torch.nn.Linear
     model = apply_peft(base, PeftSettings(peft="qlora"), "bert", "sequence-classification")
     trained = {name for name, p in model.named_parameters() if p.requires_grad and "lora_" not in name}
+    # the new head trains and saves with the adapter: the classifier, and BERT's pooler, which the
+    # masked-LM checkpoint does not have
     assert trained == {"base_model.model.classifier.modules_to_save.default.weight",
-                       "base_model.model.classifier.modules_to_save.default.bias"}
+                       "base_model.model.classifier.modules_to_save.default.bias",
+                       "base_model.model.bert.pooler.modules_to_save.default.dense.weight",
+                       "base_model.model.bert.pooler.modules_to_save.default.dense.bias"}
