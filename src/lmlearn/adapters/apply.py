@@ -71,7 +71,8 @@ def _accept_quant_states(module: Any, incompatible: Any) -> None:
 
 
 def build_peft_model(settings: PeftSettings, family: str, task_type: str, tokenizer: Any, spec: str, out: Path,
-                     build: Callable[[], Any], load_4bit: bool = True, **model_kwargs: Any) -> Any:
+                     build: Callable[[], Any], load_4bit: bool = True, what: str = "this run",
+                     **model_kwargs: Any) -> Any:
     """The model a training command trains with --peft: `build()`'s model (or, for QLoRA from a folder
     when `load_4bit`, the folder read straight into 4 bits, never holding the full-precision weights)
     under the adapter. A preset base is saved to OUT/base: its random weights are part of what the
@@ -88,7 +89,7 @@ def build_peft_model(settings: PeftSettings, family: str, task_type: str, tokeni
     else:
         model = build()
     if not isinstance(model, PreTrainedModel):
-        raise LmlearnError(f"--peft {settings.peft}: this run trains a {type(model).__name__}, not one transformers "
+        raise LmlearnError(f"--peft {settings.peft}: {what} trains a {type(model).__name__}, not one transformers "
                            "model an adapter can sit on; train it without --peft")
     if preset:
         save_model(model, tokenizer, out / "base")

@@ -55,7 +55,8 @@ def _build_model(objective: Any, cfg: PretrainConfig, family: str, out: Path) ->
     # An objective with its own build_model (two networks, an extra head) is not read into 4 bits.
     plain = type(objective).build_model is Objective.build_model
     return build_peft_model(cfg, family, objective.head, objective.tokenizer, cfg.model, out,
-                            lambda: objective.build_model(cfg.model, cfg.seed), load_4bit=plain)
+                            lambda: objective.build_model(cfg.model, cfg.seed), load_4bit=plain,
+                            what=f"objective '{cfg.objective}'")
 
 
 def run(cfg: PretrainConfig) -> dict[str, Any]:
