@@ -54,8 +54,14 @@ def make_batch(family, task_type, rows=range(8), length=20, generator=None):
 
 
 def fit(model, batches, lr):
-    """Plain AdamW on the trainable parameters, one step per batch; the losses."""
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    """Plain AdamW on the trainable parameters, one step per batch; the losses. A new task head
+    (classifier, BERT's pooler) takes ordinary steps: the large rates that prompts and vectors need
+    would make a fresh dense layer diverge."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    head = [p for n, p in trainable if "modules_to_save" in n]
+    rest = [p for n, p in trainable if "modules_to_save" not in n]
+    groups = [{"params": rest, "lr": lr}] + ([{"params": head, "lr": min(lr, 1e-2)}] if head else [])
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
     model.train()
     losses = []
     for batch in batches:
