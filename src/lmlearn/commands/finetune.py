@@ -101,9 +101,9 @@ def run(cfg: Any) -> dict[str, Any]:
     import datasets
     from transformers import set_seed
 
+    from lmlearn.adapters.apply import adapter_base, build_peft_model, parameter_counts, save_adapter
     from lmlearn.data.sources import ReadReport
     from lmlearn.io import atomic_write_text
-    from lmlearn.adapters.apply import adapter_base, build_peft_model, parameter_counts, save_adapter
     from lmlearn.run import get_tokenizer, write_summary
     from lmlearn.train.loop import train
 
@@ -145,8 +145,8 @@ def run(cfg: Any) -> dict[str, Any]:
     scores = task.score(eval_ds, predictions)
     trainable, total = parameter_counts(model)
     summary = {
-        "task": cfg.task, "model": "word2vec+bilstm" if cfg.static_embeddings else cfg.model, "family": family, "init": init, "freeze": cfg.freeze,
-        "static_embeddings": cfg.static_embeddings, "peft": cfg.peft,
+        "task": cfg.task, "model": "word2vec+bilstm" if cfg.static_embeddings else cfg.model, "family": family,
+        "init": init, "freeze": cfg.freeze, "static_embeddings": cfg.static_embeddings, "peft": cfg.peft,
         "parameters": total, "trainable_parameters": trainable,
         "trainable_percent": round(100 * trainable / max(total, 1), 4),
         "steps": result.step, "train_examples": len(train_examples), "test_examples": len(eval_examples),
