@@ -92,22 +92,28 @@ def suggest(key: str, valid: list[str]) -> str:
     return f"; did you mean {', '.join(close)}?" if close else f"; valid keys: {', '.join(valid)}"
 
 
-def _read_yaml(path: str) -> dict[str, tuple[Any, int]]:
-    """Read a flat YAML mapping into {key: (value, line)}."""
-    if not os.path.isfile(path):
-        raise LmlearnError(f"config file not found: {path}")
+def load_yaml(path: str | os.PathLike, what: str = "config file") -> tuple[Any, Any]:
+    """Parse a YAML file holding a mapping: (data, root node, whose marks give line numbers).
+    Invalid YAML names the file and line."""
     text = Path(path).read_text(encoding="utf-8")
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root, data = yaml.compose(text), yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise LmlearnError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if data is not None and (not isinstance(data, dict) or not isinstance(root, yaml.MappingNode)):
+        raise LmlearnError(f"{path}: a {what} must be a mapping of key: value")
+    return data, root
+
+
+def _read_yaml(path: str) -> dict[str, tuple[Any, int]]:
+    """Read a flat YAML mapping into {key: (value, line)}."""
+    if not os.path.isfile(path):
+        raise LmlearnError(f"config file not found: {path}")
+    data, root = load_yaml(path)
     if data is None:
         return {}
-    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
-        raise LmlearnError(f"{path}: a config file must be a mapping of key: value")
     lines = {k.value: k.start_mark.line + 1 for k, _ in root.value}
     return {str(k): (v, lines.get(str(k), 0)) for k, v in data.items()}
 

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateError, UndefinedError
 
 from lmlearn.errors import LmlearnError
@@ -156,14 +155,10 @@ def find_task_file(name_or_path: str) -> Path:
 
 
 def _read(path: Path) -> tuple[dict, dict[str, int]]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        root, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise LmlearnError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML "
-                           f"({getattr(e, 'problem', e)})") from None
-    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+    from lmlearn.config import load_yaml
+
+    data, root = load_yaml(path, "task file")
+    if data is None:
         raise LmlearnError(f"{path}: a task file must be a mapping of key: value")
     return data, {k.value: k.start_mark.line + 1 for k, _ in root.value}
 

@@ -125,14 +125,10 @@ def _lines(node: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
 
 
 def _read(path: Path) -> tuple[dict, dict[tuple, int]]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        root, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise LmlearnError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML "
-                           f"({getattr(e, 'problem', e)})") from None
-    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+    from lmlearn.config import load_yaml
+
+    data, root = load_yaml(path, "template file")
+    if data is None:
         raise LmlearnError(f"{path}: a template file must be a mapping of key: value")
     lines: dict[tuple, int] = {}
     _lines(root, (), lines)
