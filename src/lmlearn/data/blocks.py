@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import datasets
 import torch
 
 from lmlearn.errors import LmlearnError
+
+
+def pad_rows(rows: Sequence[Sequence[int]], value: int, width: int | None = None) -> torch.Tensor:
+    """Rows of ids right-padded with `value` into one (N, width) LongTensor (width: the longest row)."""
+    width = max(len(r) for r in rows) if width is None else width
+    out = torch.full((len(rows), width), value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = torch.as_tensor(row, dtype=torch.long)
+    return out
 
 
 def _tokenize(batch: dict, tokenizer, text_column: str, eos_id: int | None) -> dict:

@@ -15,6 +15,7 @@ import bisect
 
 import torch
 
+from lmlearn.data.blocks import pad_rows
 from lmlearn.instruct.templates import IGNORE
 
 PACKING_FAMILIES = ("gpt2", "llama", "gpt-neox")
@@ -60,20 +61,16 @@ def packed_batch(rows: list[list[Example]], pad_id: int) -> dict[str, torch.Tens
     return {"input_ids": input_ids, "position_ids": position_ids, "labels": labels}
 
 
-def _pad(seqs: list[list[int]], value: int) -> torch.Tensor:
-    width = max(len(s) for s in seqs)
-    return torch.tensor([s + [value] * (width - len(s)) for s in seqs], dtype=torch.long)
-
-
 def padded_batch(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
     """One example per row, right-padded to the longest, with an attention mask."""
     ids = [e[0] for e in examples]
-    return {"input_ids": _pad(ids, pad_id), "attention_mask": _pad([[1] * len(s) for s in ids], 0),
-            "labels": _pad([e[1] for e in examples], IGNORE)}
+    return {"input_ids": pad_rows(ids, pad_id), "attention_mask": pad_rows([[1] * len(s) for s in ids], 0),
+            "labels": pad_rows([e[1] for e in examples], IGNORE)}
 
 
 def seq2seq_batch(pairs: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
     """(prompt, answer) pairs for an encoder-decoder: padded prompts with a mask, answers as labels."""
     prompts = [p for p, _ in pairs]
-    return {"input_ids": _pad(prompts, pad_id), "attention_mask": _pad([[1] * len(p) for p in prompts], 0),
-            "labels": _pad([a for _, a in pairs], IGNORE)}
+    return {"input_ids": pad_rows(prompts, pad_id),
+            "attention_mask": pad_rows([[1] * len(p) for p in prompts], 0),
+            "labels": pad_rows([a for _, a in pairs], IGNORE)}

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from lmlearn.config import option
+from lmlearn.data.blocks import pad_rows
 from lmlearn.data.documents import documents
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
@@ -87,14 +88,6 @@ def full_sentences(docs: list[list[list[int]]], block_size: int, cls: int, sep: 
     return blocks
 
 
-def pad_rows(rows: list[list[int]], width: int, pad: int) -> torch.Tensor:
-    """Rows of ids right-padded with `pad` into one (N, width) tensor."""
-    out = torch.full((len(rows), width), pad, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, :len(row)] = torch.tensor(row, dtype=torch.long)
-    return out
-
-
 def _masked_lm_head(model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The model's own MLM head as a function of hidden states, or None for a model not known here."""
     name = type(model).__name__
@@ -143,7 +136,7 @@ class MaskedLM(Objective):
         blocks = full_sentences(docs, self.cfg.block_size, cls, sep)
         if not blocks:
             raise LmlearnError(f"the {what} holds no text; check --data and --text-column")
-        ids = pad_rows(blocks, self.cfg.block_size, self.tokenizer.pad_token_id)
+        ids = pad_rows(blocks, self.tokenizer.pad_token_id, self.cfg.block_size)
         if self.cfg.dupe_factor <= 0:
             return ids
         generator = torch.Generator().manual_seed(self.cfg.seed)

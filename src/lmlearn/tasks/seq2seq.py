@@ -19,7 +19,8 @@ from lmlearn.config import option
 from lmlearn.data.sources import WHERE, ReadReport
 from lmlearn.errors import LmlearnError
 from lmlearn.tasks.base import Task, check_text
-from lmlearn.tasks.batching import pad, pad_inputs
+from lmlearn.data.blocks import pad_rows
+from lmlearn.tasks.batching import pad_inputs
 from lmlearn.tasks.mixture import MixtureTask, load_mixture, read_mixture
 
 # A metric name of --seq2seq-metrics -> the score it makes the headline.
@@ -144,7 +145,7 @@ class Seq2Seq(Task):
         # -100 is what the loss ignores; the model shifts labels right behind its decoder start token
         # (pad for T5, </s> for BART) and turns -100 back into pad. `pad` gives a contiguous tensor,
         # which T5's `labels.view(-1)` needs.
-        batch["labels"] = pad([e["labels"] for e in examples], -100)
+        batch["labels"] = pad_rows([e["labels"] for e in examples], -100)
         return batch
 
     # --- prediction and scores --------------------------------------------------------------

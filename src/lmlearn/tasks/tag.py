@@ -21,7 +21,8 @@ from lmlearn.data.sources import WHERE, BadRows, ReadReport
 from lmlearn.errors import LmlearnError
 from lmlearn.models.presets import FAMILIES
 from lmlearn.tasks.base import Task, where
-from lmlearn.tasks.batching import pad, pad_inputs
+from lmlearn.data.blocks import pad_rows
+from lmlearn.tasks.batching import pad_inputs
 from lmlearn.tasks.labels import LabelSet
 
 CONLL_EXTENSIONS = (".conll", ".bio")
@@ -235,7 +236,7 @@ class Tag(Task):
 
     def collate(self, examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, torch.Tensor]:
         batch = pad_inputs(examples, self.tokenizer.pad_token_id)
-        batch["labels"] = pad([e["labels"] for e in examples], -100)
+        batch["labels"] = pad_rows([e["labels"] for e in examples], -100)
         return batch
 
     def predict_batch(self, model: torch.nn.Module, examples: list[dict[str, Any]],
