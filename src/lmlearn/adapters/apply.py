@@ -112,6 +112,14 @@ def parameter_counts(model: Any) -> tuple[int, int]:
     return count_parameters(model)
 
 
+def parameter_summary(model: Any) -> dict[str, Any]:
+    """The summary.json fields every training command reports: total and trainable parameters, and
+    the trainable share in percent."""
+    trainable, total = parameter_counts(model)
+    return {"parameters": total, "trainable_parameters": trainable,
+            "trainable_percent": round(100 * trainable / max(total, 1), 4)}
+
+
 def save_adapter(model: Any, tokenizer: Any, path: str | Path, base: str | Path | None = None) -> Path:
     """Save the adapter as peft does (`PeftModel.from_pretrained` loads it), with the tokenizer,
     atomically. `base` records the folder of the base model the adapter belongs to."""

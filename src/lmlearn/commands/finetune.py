@@ -101,7 +101,7 @@ def run(cfg: Any) -> dict[str, Any]:
     import datasets
     from transformers import set_seed
 
-    from lmlearn.adapters.apply import adapter_base, build_peft_model, parameter_counts, save_adapter
+    from lmlearn.adapters.apply import adapter_base, build_peft_model, parameter_summary, save_adapter
     from lmlearn.data.sources import ReadReport
     from lmlearn.io import atomic_write_text
     from lmlearn.run import get_tokenizer, write_summary
@@ -143,12 +143,10 @@ def run(cfg: Any) -> dict[str, Any]:
     model = result.accelerator.unwrap_model(model)
     predictions = task.predict(model, eval_examples, cfg.batch_size, result.accelerator.device)
     scores = task.score(eval_ds, predictions)
-    trainable, total = parameter_counts(model)
     summary = {
         "task": cfg.task, "model": "word2vec+bilstm" if cfg.static_embeddings else cfg.model, "family": family,
         "init": init, "freeze": cfg.freeze, "static_embeddings": cfg.static_embeddings, "peft": cfg.peft,
-        "parameters": total, "trainable_parameters": trainable,
-        "trainable_percent": round(100 * trainable / max(total, 1), 4),
+        **parameter_summary(model),
         "steps": result.step, "train_examples": len(train_examples), "test_examples": len(eval_examples),
         "final_train_loss": result.train_loss, "initial_eval_loss": result.initial_eval_loss,
         "eval_loss": result.eval_loss, "metric": task.metric, **scores,

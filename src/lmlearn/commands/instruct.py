@@ -141,7 +141,7 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
 
     from transformers import set_seed
 
-    from lmlearn.adapters.apply import apply_peft, parameter_counts, save_adapter
+    from lmlearn.adapters.apply import apply_peft, parameter_summary, save_adapter
     from lmlearn.data.sources import ReadReport
     from lmlearn.instruct.residual_dropout import apply_residual_dropout
     from lmlearn.instruct.sft import SFT, prepare
@@ -178,7 +178,6 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
     result = train(model, objective, train_set.rows, eval_set and eval_set.rows, cfg, out,
                    run_config=config.to_dict(cfg))
     trained = result.accelerator.unwrap_model(model)
-    trainable, total = parameter_counts(trained)
     if result.accelerator.is_main_process:
         if cfg.peft:
             save_adapter(trained, tokenizer, out / "adapter", base=base.resolve())
@@ -187,8 +186,7 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
     summary = {
         "model": cfg.model, "family": family, "template": template, "end_of_turn": eot, "peft": cfg.peft,
         "packing": cfg.packing, "residual_dropout_rates": rates,
-        "parameters": total, "trainable_parameters": trainable,
-        "trainable_percent": round(100 * trainable / max(total, 1), 4),
+        **parameter_summary(trained),
         "train_rows": len(train_rows), "train_examples": train_set.examples, "train_sequences": len(train_set.rows),
         "train_tokens": train_set.tokens, "assistant_tokens": train_set.assistant_tokens,
         "truncated_examples": train_set.truncated, "dropped_examples": train_set.dropped,

@@ -76,7 +76,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     import datasets
     from transformers import set_seed
 
-    from lmlearn.adapters.apply import adapter_base, parameter_counts, save_adapter
+    from lmlearn.adapters.apply import adapter_base, parameter_summary, save_adapter
     from lmlearn.data.sources import ReadReport, iter_texts
     from lmlearn.run import write_summary
     from lmlearn.train.loop import train
@@ -97,7 +97,6 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
 
     result = train(model, objective, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg))
     trained = result.accelerator.unwrap_model(model)
-    trainable, total = parameter_counts(trained)
     if result.accelerator.is_main_process:
         if cfg.peft:
             save_adapter(trained, tokenizer, out / "adapter", base=adapter_base(cfg.model, out))
@@ -105,8 +104,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
             objective.save(trained, out / "model")
     summary = {
         "objective": cfg.objective, "model": cfg.model, "family": family, "peft": cfg.peft,
-        "parameters": total, "trainable_parameters": trainable,
-        "trainable_percent": round(100 * trainable / max(total, 1), 4),
+        **parameter_summary(trained),
         "steps": result.step, "tokens_seen": result.tokens_seen,
         "train_examples": len(train_examples), "block_size": cfg.block_size,
         "final_train_loss": result.train_loss,
