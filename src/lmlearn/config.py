@@ -92,16 +92,21 @@ def suggest(key: str, valid: list[str]) -> str:
     return f"; did you mean {', '.join(close)}?" if close else f"; valid keys: {', '.join(valid)}"
 
 
-def load_yaml(path: str | os.PathLike, what: str = "config file") -> tuple[Any, Any]:
-    """Parse a YAML file holding a mapping: (data, root node, whose marks give line numbers).
-    Invalid YAML names the file and line."""
+def parse_yaml(path: str | os.PathLike) -> tuple[Any, Any]:
+    """Parse a YAML file: (data, root node, whose marks give line numbers). Invalid YAML names the
+    file and line."""
     text = Path(path).read_text(encoding="utf-8")
     try:
-        root, data = yaml.compose(text), yaml.safe_load(text)
+        return yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise LmlearnError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+
+
+def load_yaml(path: str | os.PathLike, what: str = "config file") -> tuple[Any, Any]:
+    """`parse_yaml` of a file that must hold a mapping (or nothing)."""
+    data, root = parse_yaml(path)
     if data is not None and (not isinstance(data, dict) or not isinstance(root, yaml.MappingNode)):
         raise LmlearnError(f"{path}: a {what} must be a mapping of key: value")
     return data, root

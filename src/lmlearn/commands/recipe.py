@@ -16,6 +16,7 @@ first step runs. `--from-step N` starts at step N, to continue after a failed or
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,15 +42,11 @@ def load_steps(path: str) -> list[tuple[str, Any, str]]:
     """[(command, its resolved settings, file:line)] for every step, checked before anything runs."""
     import yaml
 
-    from lmlearn.config import resolve_items, suggest
+    from lmlearn.config import parse_yaml, resolve_items, suggest
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            root = yaml.compose(f)
-    except OSError:
-        raise LmlearnError(f"recipe file not found: {path}") from None
-    except yaml.YAMLError as e:
-        raise LmlearnError(f"{path}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not os.path.isfile(path):
+        raise LmlearnError(f"recipe file not found: {path}")
+    _, root = parse_yaml(path)
     steps = next((v for k, v in getattr(root, "value", []) if k.value == "steps"), None)
     if not isinstance(steps, yaml.SequenceNode) or not steps.value:
         raise LmlearnError(f"{path}: a recipe needs `steps:`, a list of `- COMMAND: {{settings}}`")

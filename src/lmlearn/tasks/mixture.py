@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from lmlearn.config import check_value, suggest
+from lmlearn.config import check_value, parse_yaml, suggest
 from lmlearn.data.sources import WHERE, ReadReport
 from lmlearn.errors import LmlearnError
 from lmlearn.tasks.base import check_text
@@ -72,13 +72,7 @@ def load_mixture(path: str, cfg: Any) -> list[MixtureTask]:
     """Read and check a mixture file (keys, types, values), without reading its data."""
     if not os.path.isfile(path):
         raise LmlearnError(f"--mixture {path}: file not found")
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        root, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise LmlearnError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML "
-                           f"({getattr(e, 'problem', e)})") from None
+    data, root = parse_yaml(path)
     if not isinstance(root, yaml.SequenceNode) or not data:
         raise LmlearnError(f"{path}: a mixture file is a non-empty list of tasks (- name: ..., data: ...)")
     tasks = [_task(path, item, node, cfg) for item, node in zip(data, root.value)]
