@@ -79,6 +79,9 @@ def test_alpaca_messages_and_sharegpt_rows_read_into_the_same_conversations(tmp_
     sharegpt = write_jsonl(tmp_path / "s.jsonl", [
         {"conversations": [{"from": "human", "value": "Add 2 and 3."}, {"from": "gpt", "value": "5"}]},
         {"conversations": [{"from": "human", "value": "Translate.\n\ncat"}, {"from": "gpt", "value": "고양이"}]}])
+    hh = write_jsonl(tmp_path / "hh.jsonl", [
+        {"chosen": "\n\nHuman: Add 2 and 3.\n\nAssistant: 5", "rejected": "\n\nHuman: Add 2 and 3.\n\nAssistant: 6"},
+        {"chosen": "\n\nHuman: Translate.\n\ncat\n\nAssistant: 고양이", "rejected": "x"}])
     seed = write_jsonl(tmp_path / "seed.jsonl", [
         {"id": "t0", "instruction": "Add 2 and 3.", "instances": [{"input": "", "output": "5"}]},
         {"id": "t1", "instruction": "Translate.", "instances": [{"input": "cat", "output": "고양이"}]}])
@@ -91,6 +94,10 @@ def test_alpaca_messages_and_sharegpt_rows_read_into_the_same_conversations(tmp_
     expected = chats(messages)
     assert expected[1][0]["content"] == "Translate.\n\ncat"  # the input a later row adds is kept
     assert chats(alpaca) == chats(sharegpt) == chats(seed) == chats(alpaca, "alpaca") == expected
+    assert chats(hh) == chats(hh, "hh") == expected  # "\n\n" inside a turn is not a turn marker
+    multi = write_jsonl(tmp_path / "hh2.jsonl", [{"chosen": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: "
+                                                            "bye\n\nAssistant: see you"}])
+    assert [m["role"] for m in chats(multi)[0]] == ["user", "assistant", "user", "assistant"]
     assert chats(str(tmp_path / "a.csv")) == expected
     two = write_jsonl(tmp_path / "two.jsonl", [{"instruction": "Say hi.", "instances": [
         {"input": "", "output": "hi"}, {"input": "loudly", "output": "HI"}]}])
@@ -102,11 +109,14 @@ def test_alpaca_messages_and_sharegpt_rows_read_into_the_same_conversations(tmp_
     ({"messages": [{"role": "user", "content": "x"}, {"role": "bot", "content": "y"}]}, "role 'bot'"),
     ({"messages": [{"role": "user", "content": "x"}]}, "no assistant turn"),
     ({"conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": 3}]}, "must be a string"),
+    ({"chosen": "Human: x Assistant: y"}, "must start with"),
+    ({"chosen": "\n\nHuman: x\n\nAssistant: "}, "'chosen' Assistant turn 2 is empty"),
 ])
 def test_bad_rows_name_their_file_and_line(tmp_path, row, problem):
     from lmlearn.data.sources import ReadReport
 
     good = {"instruction": "a", "output": "b"} if "instruction" in row else (
+        {"chosen": "\n\nHuman: a\n\nAssistant: b"} if "chosen" in row else
         {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]} if "messages" in row
         else {"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}]})
     path = write_jsonl(tmp_path / "d.jsonl", [good, row, good])
@@ -169,6 +179,23 @@ def tiny_model(preset, tok, attn):
     model = load_model(preset, "causal-lm", tok, seed=0)
     model.set_attn_implementation(attn)
     return model.eval()
+
+
+def test_token_budget_keeps_a_seeded_sample_that_fits(tokenizers):
+    from lmlearn.instruct.sft import prepare
+
+    tok = tokenizers["gpt2"]
+    chats = [(f"d.jsonl:{i}", [[{"role": "user", "content": "word " * (i % 7 + 1) + str(i)},
+                                {"role": "assistant", "content": "sky " * (i % 5 + 1)}]]) for i in range(40)]
+    whole = prepare(chats, "chatml", tok, 128)
+    budget = whole.tokens // 3
+    kept = [prepare(chats, "chatml", tok, 128, token_budget=budget, seed=s) for s in (0, 0, 1)]
+    assert all(budget - 30 < k.tokens <= budget for k in kept)  # filled up to the last example that fits
+    assert kept[0].rows == kept[1].rows and kept[0].rows != kept[2].rows  # seeded
+    firsts = [whole.rows.index(row) for row in kept[0].rows]
+    assert firsts == sorted(firsts)  # a subset in the data's own order
+    with pytest.raises(LmlearnError, match="smaller than every example"):
+        prepare(chats, "chatml", tok, 128, token_budget=3)
 
 
 @pytest.mark.parametrize("preset", ["llama-tiny", "gpt2-tiny", "gpt-neox-tiny"])

@@ -27,6 +27,23 @@ def test_formats_load_the_same_rows(tmp_path):
         assert texts(load_source(str(tmp_path / name))) == ["첫째 문장", "second line"], name
 
 
+def test_gzipped_files_read_like_plain_ones_and_a_fake_gz_is_named(tmp_path):
+    import gzip
+
+    rows = [{"text": "첫째 문장"}, {"text": "second line"}]
+    with gzip.open(tmp_path / "a.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + "{broken\n")
+    with pytest.raises(LmlearnError, match=r"a.jsonl.gz:3: malformed JSON"):
+        load_source(str(tmp_path / "a.jsonl.gz"))
+    assert texts(load_source(str(tmp_path / "a.jsonl.gz"), on_bad_rows="skip")) == ["첫째 문장", "second line"]
+    with gzip.open(tmp_path / "b.tsv.gz", "wt", encoding="utf-8") as f:
+        f.write("text\tlabel\n첫째 문장\t1\n")
+    assert texts(load_source(str(tmp_path / "b.tsv.gz"))) == ["첫째 문장"]
+    (tmp_path / "c.jsonl.gz").write_text('{"text": "plain"}\n')
+    with pytest.raises(LmlearnError, match="c.jsonl.gz: named .gz but not gzip-compressed"):
+        load_source(str(tmp_path / "c.jsonl.gz"))
+
+
 def test_txt_units(tmp_path):
     (tmp_path / "a.txt").write_text("one\ntwo\n\nthree\n", encoding="utf-8")
     assert texts(load_source(str(tmp_path / "a.txt"), txt_unit="paragraph")) == ["one\ntwo", "three"]

@@ -28,13 +28,16 @@ class InstructConfig(TrainSettings, DataSettings, PeftSettings, ModelSettings):
     """Settings of `lmlearn instruct`."""
 
     data: str | None = option(None, "instruction data: file, glob, folder or saved dataset of alpaca, messages, "
-                                    "ShareGPT or Self-Instruct rows")
-    format: Literal["auto", "alpaca", "messages", "sharegpt", "self-instruct"] = option(
+                                    "ShareGPT, Self-Instruct or Anthropic HH rows")
+    format: Literal["auto", "alpaca", "messages", "sharegpt", "self-instruct", "hh"] = option(
         "auto", "layout of the rows (auto: detected from each source's first row)")
     template: Literal["auto", "model", "chatml", "alpaca", "koalpaca"] = option(
         "auto", "chat template: the model's own chat_template (model), chatml, alpaca or koalpaca; "
                 "auto: the model's if it has one, else chatml")
     packing: bool = option(False, "pack several conversations into each --block-size row (causal LMs only)")
+    token_budget: int = option(
+        0, "train on a seeded sample of the examples whose tokens add up to at most this many (0: all of them); "
+           "compares data sets at one size in tokens")
     residual_dropout: float = option(
         0.0, "LIMA's residual dropout: the top layer's rate, rising linearly from 0 at the bottom layer "
              "(llama, gpt2, gpt-neox; 0 leaves the model's own dropout)")
@@ -47,7 +50,9 @@ def _check(cfg: InstructConfig, family: str, head: str) -> None:
     from lmlearn.instruct.residual_dropout import RESIDUAL_DROPOUT_FAMILIES
 
     if not cfg.data:
-        raise LmlearnError("lmlearn instruct needs --data (alpaca, messages, ShareGPT or Self-Instruct rows)")
+        raise LmlearnError("lmlearn instruct needs --data (alpaca, messages, ShareGPT, Self-Instruct or HH rows)")
+    if cfg.token_budget < 0:
+        raise LmlearnError(f"--token-budget must be 0 (no limit) or a number of tokens, not {cfg.token_budget}")
     if cfg.packing and family in SEQ2SEQ_FAMILIES:
         raise LmlearnError(f"--packing: a {family} model is an encoder-decoder, which reads each prompt in its "
                            "own encoder pass; run without --packing")
@@ -169,7 +174,8 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
             base = save_model(model, tokenizer, out / "base")
         model = apply_peft(model, cfg, family, head, tokenizer)
 
-    train_set = prepare(train_rows, template, tokenizer, cfg.block_size, seq2seq=seq2seq, packed=cfg.packing)
+    train_set = prepare(train_rows, template, tokenizer, cfg.block_size, seq2seq=seq2seq, packed=cfg.packing,
+                        token_budget=cfg.token_budget, seed=cfg.seed)
     eval_set = None if eval_rows is None else prepare(eval_rows, template, tokenizer, cfg.block_size, seq2seq=seq2seq)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     objective = SFT(pad_id, seq2seq=seq2seq, packed=cfg.packing)
@@ -188,7 +194,8 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
         "packing": cfg.packing, "residual_dropout_rates": rates,
         **parameter_summary(trained),
         "train_rows": len(train_rows), "train_examples": train_set.examples, "train_sequences": len(train_set.rows),
-        "train_tokens": train_set.tokens, "assistant_tokens": train_set.assistant_tokens,
+        "token_budget": cfg.token_budget or None, "train_tokens": train_set.tokens,
+        "assistant_tokens": train_set.assistant_tokens,
         "truncated_examples": train_set.truncated, "dropped_examples": train_set.dropped,
         "packing_efficiency": (round(train_set.tokens / (len(train_set.rows) * cfg.block_size), 4)
                                if cfg.packing else None),

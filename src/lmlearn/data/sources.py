@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import gzip
 import hashlib
 import json
 import os
@@ -25,6 +26,24 @@ FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".json": "json", ".csv": "csv", ".t
 BadRows = Literal["error", "skip"]
 WHERE = "_where"  # with locate=True, each row's origin ("file:line") for errors found after reading
 TxtUnit = Literal["line", "paragraph", "file"]
+
+
+def extension(path: str) -> str:
+    """The data format's extension of a file, looking through a .gz suffix: `a.jsonl.gz` -> `.jsonl`."""
+    root, ext = os.path.splitext(path)
+    if ext.lower() == ".gz":
+        ext = os.path.splitext(root)[1]
+    return ext.lower()
+
+
+def open_text(path: str, newline: str | None = None) -> Any:
+    """A text file for reading as UTF-8, decompressed on the fly when it ends in .gz."""
+    if path.lower().endswith(".gz"):
+        with open(path, "rb") as f:
+            if f.read(2) != b"\x1f\x8b":
+                raise LmlearnError(f"{path}: named .gz but not gzip-compressed")
+        return gzip.open(path, "rt", encoding="utf-8", newline=newline)
+    return open(path, encoding="utf-8", newline=newline)
 
 
 @dataclass
@@ -44,7 +63,7 @@ class ReadReport:
 
 
 def _rows_txt(path: str, unit: TxtUnit, _: list[str], __: Any, ___: BadRows) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         if unit == "file":
             yield path, {"text": f.read()}
             return
@@ -80,7 +99,7 @@ def _check_row(row: Any, where: str, required: list[str], report: ReadReport, mo
 
 
 def _rows_jsonl(path: str, _: TxtUnit, required: list[str], report: ReadReport, mode: BadRows) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -94,13 +113,13 @@ def _rows_jsonl(path: str, _: TxtUnit, required: list[str], report: ReadReport, 
 
 
 def _rows_json(path: str, unit: TxtUnit, required: list[str], report: ReadReport, mode: BadRows) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         head = f.read(4096).lstrip()
     if not head.startswith(("[", "{")) or head.startswith("{") and "\n{" in head:
         yield from _rows_jsonl(path, unit, required, report, mode)  # JSON lines saved as .json
         return
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_text(path) as f:
             data = json.load(f)
     except json.JSONDecodeError as e:
         raise LmlearnError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
@@ -114,7 +133,7 @@ def _rows_json(path: str, unit: TxtUnit, required: list[str], report: ReadReport
 
 
 def _rows_delimited(path: str, delimiter: str, required: list[str], report: ReadReport, mode: BadRows) -> Iterator[dict]:
-    with open(path, encoding="utf-8", newline="") as f:
+    with open_text(path, newline="") as f:
         # TSV corpora (NSMC, KorNLI) hold bare quotes inside fields, so TSV is read without quoting.
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
@@ -182,13 +201,13 @@ def _fingerprint(*parts: Any) -> str:
 def _is_tsv_text(path: str) -> bool:
     """A .txt file that is really a table (NSMC's ratings_*.txt): a tab in the first line, and the
     same number of tabs in each of the first lines."""
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         head = [line for _, line in zip(range(10), f)]
     return bool(head) and "\t" in head[0] and len({line.count("\t") for line in head}) == 1
 
 
 def _format(path: str) -> str | None:
-    fmt = FORMATS.get(os.path.splitext(path)[1].lower())
+    fmt = FORMATS.get(extension(path))
     return "tsv" if fmt == "txt" and _is_tsv_text(path) else fmt
 
 
@@ -278,7 +297,7 @@ def load_source(spec: str, *, required: list[str] | tuple[str, ...] = ("text",),
         if not (os.path.exists(os.path.join(spec, "dataset_info.json"))
                 or os.path.exists(os.path.join(spec, "dataset_dict.json"))):
             files = sorted(p for p in glob.glob(os.path.join(spec, "**", "*"), recursive=True)
-                           if os.path.splitext(p)[1].lower() in FORMATS)
+                           if extension(p) in FORMATS)
             if not files:
                 raise LmlearnError(f"{spec}: folder holds neither a saved dataset nor data files")
             return _load_files(files, required, txt_unit, on_bad_rows, report, locate)
@@ -287,7 +306,7 @@ def load_source(spec: str, *, required: list[str] | tuple[str, ...] = ("text",),
             if "train" not in ds:
                 raise LmlearnError(f"{spec}: saved DatasetDict has no 'train' split (splits: {', '.join(ds)})")
             ds = ds["train"]
-    elif any(ch in spec for ch in "*?[") or os.path.splitext(spec)[1].lower() in FORMATS or os.sep in spec and os.path.exists(os.path.dirname(spec) or "."):
+    elif any(ch in spec for ch in "*?[") or extension(spec) in FORMATS or os.sep in spec and os.path.exists(os.path.dirname(spec) or "."):
         files = _files_of(spec)
         for p in files:
             if not os.path.isfile(p):

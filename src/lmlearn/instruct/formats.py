@@ -2,8 +2,9 @@
 
 A conversation is `[{"role": "system"|"user"|"assistant", "content": str}, ...]`. Rows may be
 Alpaca (`instruction`, optional `input`, `output`), chat messages (`messages: [{role, content}]`),
-ShareGPT (`conversations: [{from, value}]`) or Self-Instruct seed tasks (`instruction`,
-`instances: [{input, output}]`, one conversation per instance). The layout is detected per source
+ShareGPT (`conversations: [{from, value}]`), Self-Instruct seed tasks (`instruction`,
+`instances: [{input, output}]`, one conversation per instance) or Anthropic HH dialogues (`chosen`:
+one text of `\n\nHuman: …\n\nAssistant: …` turns; a `rejected` text is ignored here). The layout is detected per source
 from its first row unless `--format` names it. Every bad row is reported with its file:line.
 """
 
@@ -11,15 +12,16 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from typing import Any, Iterator
 
-from lmlearn.data.sources import READERS, WHERE, BadRows, ReadReport
+from lmlearn.data.sources import READERS, WHERE, BadRows, ReadReport, extension
 from lmlearn.errors import LmlearnError
 
 Conversation = list[dict[str, str]]
 ROLES = ("system", "user", "assistant")
 REQUIRED = {"alpaca": ["instruction", "output"], "messages": ["messages"], "sharegpt": ["conversations"],
-            "self-instruct": ["instruction", "instances"]}
+            "self-instruct": ["instruction", "instances"], "hh": ["chosen"]}
 # ShareGPT exports name the speaker in several ways; these are the ones seen in the public dumps.
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "chatgpt": "assistant", "bard": "assistant", "bing": "assistant", "model": "assistant",
@@ -32,12 +34,12 @@ class BadRow(ValueError):
 
 def detect_format(keys: list[str], where: str) -> str:
     """The layout a row with these keys is in (self-instruct before alpaca: both have `instruction`)."""
-    for fmt in ("messages", "sharegpt", "self-instruct", "alpaca"):
+    for fmt in ("messages", "sharegpt", "self-instruct", "alpaca", "hh"):
         if all(k in keys for k in REQUIRED[fmt]):
             return fmt
     raise LmlearnError(f"{where}: cannot tell the instruction format from the fields {', '.join(keys) or 'none'}; "
                        "expected instruction/output (alpaca), messages, conversations (sharegpt) or "
-                       "instruction/instances (self-instruct), or pass --format")
+                       "instruction/instances (self-instruct) or chosen (hh), or pass --format")
 
 
 def _text(value: Any, what: str, allow_empty: bool = False) -> str:
@@ -117,8 +119,23 @@ def from_sharegpt(row: dict) -> list[Conversation]:
     return [_system(row) + _turns(row["conversations"], "conversations", "from", "value", SHAREGPT_ROLES)]
 
 
+HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
+
+
+def from_hh(row: dict) -> list[Conversation]:
+    """An Anthropic HH row: the `chosen` dialogue, split at its `\n\nHuman: ` / `\n\nAssistant: ` markers."""
+    text = _text(row["chosen"], "'chosen'")
+    parts = HH_TURN.split(text)
+    if parts[0].strip() or len(parts) < 3:
+        raise BadRow("'chosen' must start with \"\\n\\nHuman: \" and hold Human/Assistant turns")
+    roles = {"Human": "user", "Assistant": "assistant"}
+    return [[{"role": roles[speaker], "content": _text(content, f"'chosen' {speaker} turn {i + 1}",
+                                                       allow_empty=speaker == "Human")}
+             for i, (speaker, content) in enumerate(zip(parts[1::2], parts[2::2]))]]
+
+
 READ = {"alpaca": from_alpaca, "messages": from_messages, "sharegpt": from_sharegpt,
-        "self-instruct": from_self_instruct}
+        "self-instruct": from_self_instruct, "hh": from_hh}
 
 
 def check_conversation(chat: Conversation) -> None:
@@ -144,10 +161,10 @@ def _rows(spec: str, required: list[str], report: ReadReport, on_bad_rows: BadRo
     """(file:line, row) of a source. JSON files are read here, not through a datasets table: Arrow takes
     its columns from the first rows and silently drops keys that appear only later (an Alpaca `input`)."""
     files = sorted(glob.glob(spec)) if any(ch in spec for ch in "*?[") else [spec]
-    kinds = {os.path.splitext(p)[1].lower().lstrip(".") for p in files}
+    kinds = {extension(p).lstrip(".") for p in files}
     if files and all(os.path.isfile(p) for p in files) and kinds <= {"json", "jsonl"}:
         for path in files:
-            yield from READERS[os.path.splitext(path)[1].lower().lstrip(".")](path, "line", required, report,
+            yield from READERS[extension(path).lstrip(".")](path, "line", required, report,
                                                                               on_bad_rows)
         return
     from lmlearn.data.sources import load_source

@@ -4,6 +4,7 @@ so the model learns to stop."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +35,24 @@ def _fit(ids: list[int], labels: list[int], block_size: int, seq2seq: bool) -> t
     return ids[:block_size], labels[:block_size]
 
 
+def within_budget(lengths: list[int], budget: int, seed: int) -> list[int]:
+    """Indices of examples drawn in a seeded order while their total length stays within `budget` tokens,
+    in their original order: two data sets compared at one size in tokens."""
+    order = list(range(len(lengths)))
+    random.Random(f"token-budget:{seed}").shuffle(order)
+    kept, total = [], 0
+    for i in order:
+        if total + lengths[i] <= budget:
+            kept.append(i)
+            total += lengths[i]
+    return sorted(kept)
+
+
 def prepare(chats: list[tuple[str, list[Conversation]]], template: str, tokenizer: Any, block_size: int, *,
-            seq2seq: bool = False, packed: bool = False) -> Prepared:
+            seq2seq: bool = False, packed: bool = False, token_budget: int = 0, seed: int = 0) -> Prepared:
     """Tokenize (file:line, conversations) pairs into examples of at most `block_size` tokens, packed into
-    rows when `packed`. An encoder-decoder gets one (prompt, answer) example per assistant turn."""
+    rows when `packed`. An encoder-decoder gets one (prompt, answer) example per assistant turn. With a
+    `token_budget`, only a seeded sample of examples whose tokens fit in it is kept."""
     examples: list[Example] = []
     truncated = dropped = 0
     for where, conversations in chats:
@@ -56,6 +71,10 @@ def prepare(chats: list[tuple[str, list[Conversation]]], template: str, tokenize
                     examples.append(fitted)
     if not examples:
         raise LmlearnError(f"no conversation has an answer within --block-size {block_size}; raise it")
+    if token_budget:
+        examples = [examples[i] for i in within_budget([len(ids) for ids, _ in examples], token_budget, seed)]
+        if not examples:
+            raise LmlearnError(f"--token-budget {token_budget} is smaller than every example; raise it")
     if packed:
         rows = [[examples[i] for i in row] for row in pack([len(ids) for ids, _ in examples], block_size)]
     else:
