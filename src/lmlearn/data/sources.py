@@ -306,7 +306,8 @@ def load_source(spec: str, *, required: list[str] | tuple[str, ...] = ("text",),
             if "train" not in ds:
                 raise LmlearnError(f"{spec}: saved DatasetDict has no 'train' split (splits: {', '.join(ds)})")
             ds = ds["train"]
-    elif any(ch in spec for ch in "*?[") or extension(spec) in FORMATS or os.sep in spec and os.path.exists(os.path.dirname(spec) or "."):
+    elif (any(ch in spec for ch in "*?[") or extension(spec) in FORMATS
+          or os.sep in spec and os.path.exists(os.path.dirname(spec) or ".")):
         files = _files_of(spec)
         for p in files:
             if not os.path.isfile(p):

@@ -4,8 +4,9 @@ A conversation is `[{"role": "system"|"user"|"assistant", "content": str}, ...]`
 Alpaca (`instruction`, optional `input`, `output`), chat messages (`messages: [{role, content}]`),
 ShareGPT (`conversations: [{from, value}]`), Self-Instruct seed tasks (`instruction`,
 `instances: [{input, output}]`, one conversation per instance) or Anthropic HH dialogues (`chosen`:
-one text of `\n\nHuman: …\n\nAssistant: …` turns; a `rejected` text is ignored here). The layout is detected per source
-from its first row unless `--format` names it. Every bad row is reported with its file:line.
+one text of `\n\nHuman: …\n\nAssistant: …` turns; a `rejected` text is ignored here). The layout
+is detected per source from its first row unless `--format` names it. Every bad row is reported
+with its file:line.
 """
 
 from __future__ import annotations
