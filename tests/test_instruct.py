@@ -196,6 +196,9 @@ def test_token_budget_keeps_a_seeded_sample_that_fits(tokenizers):
     assert firsts == sorted(firsts)  # a subset in the data's own order
     with pytest.raises(LmlearnError, match="smaller than every example"):
         prepare(chats, "chatml", tok, 128, token_budget=3)
+    cut_all = prepare(chats, "chatml", tok, 24)
+    cut_some = prepare(chats, "chatml", tok, 24, token_budget=cut_all.tokens // 3)
+    assert 0 < cut_some.truncated <= cut_some.examples and cut_some.truncated < cut_all.truncated  # counts kept ones
 
 
 @pytest.mark.parametrize("preset", ["llama-tiny", "gpt2-tiny", "gpt-neox-tiny"])

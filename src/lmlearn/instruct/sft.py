@@ -54,7 +54,8 @@ def prepare(chats: list[tuple[str, list[Conversation]]], template: str, tokenize
     rows when `packed`. An encoder-decoder gets one (prompt, answer) example per assistant turn. With a
     `token_budget`, only a seeded sample of examples whose tokens fit in it is kept."""
     examples: list[Example] = []
-    truncated = dropped = 0
+    cut: list[bool] = []  # whether each kept example lost tokens past the block
+    dropped = 0
     for where, conversations in chats:
         for chat in conversations:
             try:
@@ -64,15 +65,16 @@ def prepare(chats: list[tuple[str, list[Conversation]]], template: str, tokenize
                 raise LmlearnError(f"{where}: {e}") from None
             for ids, labels in made:
                 fitted = _fit(ids, labels, block_size, seq2seq)
-                truncated += len(fitted[0]) < len(ids) or len(fitted[1]) < len(labels)
                 if all(t == IGNORE for t in fitted[1]):  # the answer lies wholly past the block
                     dropped += 1
                 else:
                     examples.append(fitted)
+                    cut.append(len(fitted[0]) < len(ids) or len(fitted[1]) < len(labels))
     if not examples:
         raise LmlearnError(f"no conversation has an answer within --block-size {block_size}; raise it")
     if token_budget:
-        examples = [examples[i] for i in within_budget([len(ids) for ids, _ in examples], token_budget, seed)]
+        kept = within_budget([len(ids) for ids, _ in examples], token_budget, seed)
+        examples, cut = [examples[i] for i in kept], [cut[i] for i in kept]
         if not examples:
             raise LmlearnError(f"--token-budget {token_budget} is smaller than every example; raise it")
     if packed:
@@ -81,7 +83,7 @@ def prepare(chats: list[tuple[str, list[Conversation]]], template: str, tokenize
         rows = [[e] for e in examples]
     return Prepared(rows=rows, examples=len(examples), tokens=sum(len(ids) for ids, _ in examples),
                     assistant_tokens=sum(t != IGNORE for _, labels in examples for t in labels),
-                    truncated=truncated, dropped=dropped)
+                    truncated=sum(cut), dropped=dropped)
 
 
 class SFT:
