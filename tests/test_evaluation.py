@@ -68,7 +68,8 @@ def _lm_eval(model_dir: str, data, shots: int) -> dict:
     (folder / "tiny_sent_ref.yaml").write_text(
         "task: tiny_sent_ref\ndataset_path: json\n"
         f"dataset_kwargs:\n  data_files:\n    train: {data / 'train.jsonl'}\n    test: {data / 'test.jsonl'}\n"
-        "test_split: test\nfewshot_split: train\nmetric_list:\n  - metric: acc\n  - metric: acc_norm\n" + TASK_BODY)
+        "test_split: test\nfewshot_split: train\nmetric_list:\n  - metric: acc\n  - metric: acc_norm\n"
+        "  - metric: acc_mutual_info\n" + TASK_BODY)
     manager = TaskManager(include_path=str(folder), include_defaults=False)
     return lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={model_dir},dtype=float32",
                                    tasks=["tiny_sent_ref"], num_fewshot=shots, batch_size=4, device="cpu",
@@ -81,17 +82,20 @@ def test_agrees_with_lm_evaluation_harness(models, data, tmp_path, monkeypatch, 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ref = _lm_eval(models["gpt2"], data, shots)
     out = tmp_path / "r.json"
-    report = evaluate_cmd.run(evaluate_cmd.Config(model=models["gpt2"], task=_lmlearn_task(data), shots=str(shots),
+    task = _lmlearn_task(data, TASK_BODY + "metric_list: [acc, acc_norm, acc_mutual_info]\n")
+    report = evaluate_cmd.run(evaluate_cmd.Config(model=models["gpt2"], task=task, shots=str(shots),
                                                   batch_size=5, out=str(out)))
     ours = report["results"][str(shots)]
     theirs = ref["results"]["tiny_sent_ref"]
     assert ours["acc"] == pytest.approx(theirs["acc,none"], abs=1e-6)
     assert ours["acc_norm"] == pytest.approx(theirs["acc_norm,none"], abs=1e-6)
+    assert ours["acc_mutual_info"] == pytest.approx(theirs["acc_mutual_info,none"], abs=1e-6)
     samples = [json.loads(line) for line in evaluate_cmd.samples_path(out).read_text().splitlines()]
     for ref_sample in ref["samples"]["tiny_sent_ref"]:
         mine = samples[ref_sample["doc_id"]]
         assert mine["prompt"] == ref_sample["arguments"][0][0]  # same few-shot draw, same prompt
-        assert mine["logliks"] == pytest.approx([r[0] for r in ref_sample["filtered_resps"]], abs=1e-4)
+        theirs_lls = [r[0] for r in ref_sample["filtered_resps"]]  # conditional, then unconditional
+        assert mine["logliks"] + mine["logliks_unconditional"] == pytest.approx(theirs_lls, abs=1e-4)
 
 
 @pytest.fixture
@@ -120,6 +124,8 @@ def test_task_file_mistakes_fail_before_the_model_loads(models, data, no_model, 
 
 def test_metrics_on_known_values():
     assert M.multiple_choice([-10.0, -12.0], ["a", "bbbbbb"], 1) == {"acc": 0.0, "acc_norm": 1.0}
+    # a choice likely anywhere loses its head start: -10 - (-2) < -12 - (-9)
+    assert M.multiple_choice([-10.0, -12.0], ["a", "b"], 1, [-2.0, -9.0])["acc_mutual_info"] == 1.0
     assert M.exact_match("The Cat!", "cat") == 1.0 and M.exact_match("dog", "cat") == 0.0
     assert M.token_f1("the cat sat", "a cat sat down") == pytest.approx(0.8)
     assert M.extract_answer("so the answer is 42.", r"answer is (\d+)") == "42"

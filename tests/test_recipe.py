@@ -23,13 +23,13 @@ def test_kolima_recipe_steps_resolve_before_anything_runs():
 def test_flan_heldout_recipe_evaluates_only_the_cluster_it_holds_out():
     steps = load_steps(str(RECIPES / "flan-heldout.yaml"))
     assert [c for c, _, _ in steps] == ["pretrain", "flan build"] + ["evaluate"] * 2 + ["instruct"] + \
-        ["evaluate"] * 2 + ["paired"]
+        ["evaluate"] * 2 + ["paired"] * 2
     build, tune = steps[1][1], steps[4][1]
     held = build.hold_out_cluster
     evaluated = [s.task for c, s, _ in steps if c == "evaluate"]
     assert all(f"/eval/{held}." in t for t in evaluated)  # the topic task is the topic cluster's only one
     assert tune.template == build.template and tune.data == f"{build.out}/train.jsonl"
-    assert steps[-1][1].a.count(",") == steps[-1][1].b.count(",") == 1
+    assert all(s.a.count(",") == s.b.count(",") == 1 for c, s, _ in steps if c == "paired")
 
 
 def test_a_bad_step_names_file_and_line(tmp_path):

@@ -20,18 +20,30 @@ def _multiple_choice(task: Task, lm: lm_mod.LanguageModel, docs: list[dict], con
     groups = [lm_mod.encode_choices(lm, ctx, [task.target_delimiter + c for c in cs])
               for ctx, cs in zip(contexts, choices)]
     scores = lm_mod.loglikelihoods(lm, groups, batch_size)
-    items: dict[str, list] = {"acc": [], "acc_norm": []}
+    priors = _unconditional(task, lm, choices, batch_size) if "acc_mutual_info" in task.metrics else None
+    items: dict[str, list] = {"acc": [], "acc_norm": [], "acc_mutual_info": []}
     samples = []
     for doc, ctx, cs, sc in zip(docs, contexts, choices, scores):
         gold = task.target(doc)
         lls = [s for s, _ in sc]
-        result = M.multiple_choice(lls, cs, gold)
-        for key in items:
-            items[key].append(result[key])
+        prior = priors[tuple(cs)] if priors else None
+        result = M.multiple_choice(lls, cs, gold, prior)
+        for key, value in result.items():
+            items[key].append(value)
         samples.append({"prompt": ctx, "choices": cs, "logliks": lls, "is_greedy": [g for _, g in sc],
+                        **({"logliks_unconditional": prior} if prior else {}),
                         "prediction": cs[max(range(len(lls)), key=lls.__getitem__)], "target": cs[gold],
                         "gold": gold, **result})
     return items, samples
+
+
+def _unconditional(task: Task, lm: lm_mod.LanguageModel, choices: list[list[str]],
+                   batch_size: int) -> dict[tuple, list[float]]:
+    """log P(choice) after an empty context (lm-eval's acc_mutual_info requests), once per distinct choice list."""
+    distinct = list(dict.fromkeys(tuple(cs) for cs in choices))
+    groups = [lm_mod.encode_choices(lm, "", [task.target_delimiter + c for c in cs]) for cs in distinct]
+    scores = lm_mod.loglikelihoods(lm, groups, batch_size)
+    return {cs: [s for s, _ in sc] for cs, sc in zip(distinct, scores)}
 
 
 def _generate(task: Task, lm: lm_mod.LanguageModel, docs: list[dict], contexts: list[str],

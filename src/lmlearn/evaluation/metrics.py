@@ -17,11 +17,17 @@ import numpy as np
 INVALID = "[invalid]"  # what lm-eval's regex filter answers when nothing matches
 
 
-def multiple_choice(logliks: Sequence[float], choices: Sequence[str], gold: int) -> dict[str, float]:
-    """acc and acc_norm of one document: argmax of log-likelihood, and of log-likelihood per character."""
+def multiple_choice(logliks: Sequence[float], choices: Sequence[str], gold: int,
+                    unconditional: Sequence[float] | None = None) -> dict[str, float]:
+    """acc and acc_norm of one document: argmax of log-likelihood, and of log-likelihood per character;
+    with the choices' log-likelihoods after no context, acc_mutual_info: argmax of log P(c|ctx) - log P(c),
+    which takes each answer's prior out of the ranking."""
     lls = np.asarray(logliks, dtype=np.float64)
     lengths = np.asarray([float(len(c)) for c in choices])
-    return {"acc": float(np.argmax(lls) == gold), "acc_norm": float(np.argmax(lls / lengths) == gold)}
+    result = {"acc": float(np.argmax(lls) == gold), "acc_norm": float(np.argmax(lls / lengths) == gold)}
+    if unconditional is not None:
+        result["acc_mutual_info"] = float(np.argmax(lls - np.asarray(unconditional, dtype=np.float64)) == gold)
+    return result
 
 
 def normalize_answer(text: str) -> str:
@@ -97,7 +103,7 @@ def mean(items: Sequence[float]) -> float:
 
 # How each metric turns its per-document items into one number.
 AGGREGATE: dict[str, Callable] = {
-    "acc": mean, "acc_norm": mean, "exact_match": mean, "f1": mean, "rouge": mean,
+    "acc": mean, "acc_norm": mean, "acc_mutual_info": mean, "exact_match": mean, "f1": mean, "rouge": mean,
     "word_perplexity": word_perplexity, "token_perplexity": word_perplexity, "bits_per_byte": bits_per_byte,
 }
 

@@ -23,10 +23,12 @@ from lmlearn.evaluation.cot import CotConfig, parse_cot
 TASKS_DIR = Path(__file__).parent / "tasks"
 OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood_rolling")
 METRICS = {
-    "multiple_choice": ("acc", "acc_norm"),
+    "multiple_choice": ("acc", "acc_norm", "acc_mutual_info"),
     "generate_until": ("exact_match", "f1", "rouge"),
     "loglikelihood_rolling": ("perplexity", "bits_per_byte"),
 }
+# acc_mutual_info costs a second pass per distinct choice list, so a task asks for it by name
+DEFAULT_METRICS = {**METRICS, "multiple_choice": ("acc", "acc_norm")}
 # key: (types it accepts, what to say when it is wrong)
 KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "task": ((str,), "a name"),
@@ -307,7 +309,7 @@ def load_task(name_or_path: str) -> Task:
     task = Task(
         name=data["task"], path=str(path), output_type=kind, doc_to_text=data["doc_to_text"],
         doc_to_target=data.get("doc_to_target"), doc_to_choice=data.get("doc_to_choice"),
-        metrics=metric_list or list(METRICS[kind]), test_docs=test, fewshot_docs=fewshot,
+        metrics=metric_list or list(DEFAULT_METRICS[kind]), test_docs=test, fewshot_docs=fewshot,
         fewshot_is_test=fewshot_is_test, columns=list(test[0]), description=data.get("description", ""),
         target_delimiter=data.get("target_delimiter", " "), fewshot_delimiter=fewshot_delimiter,
         until=list(gen.get("until", [fewshot_delimiter])), max_new_tokens=int(gen.get("max_new_tokens", 32)),

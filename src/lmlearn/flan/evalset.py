@@ -66,7 +66,7 @@ def task_file(name: str, data_file: str, docs: list[dict], header: str) -> str:
         # answer follows directly; KoAlpaca ends at "### 답변:" and the model writes the space itself.
         delimiter = "" if docs[0]["prompt"][-1:].isspace() else " "
         body.update(output_type="multiple_choice", doc_to_choice="options", doc_to_target="gold",
-                    target_delimiter=delimiter, metric_list=["acc", "acc_norm"])
+                    target_delimiter=delimiter, metric_list=["acc", "acc_norm", "acc_mutual_info"])
     else:
         one_line = all("\n" not in d["target"] for d in docs)
         longest = max(len(d["target"]) for d in docs)
