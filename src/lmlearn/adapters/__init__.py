@@ -7,10 +7,8 @@ means writing that file, one line here, a test and a row in docs/peft.md.
 
 from __future__ import annotations
 
-import importlib
-
-from lmlearn.errors import LmlearnError
 from lmlearn.models.adapters import quiet_bitsandbytes
+from lmlearn.registry import lookup
 
 PEFT_METHODS = {
     "lora": "lmlearn.adapters.lora:LoRA",
@@ -30,10 +28,7 @@ def peft_names() -> list[str]:
 
 def get_method(name: str) -> type:
     """The `PeftMethod` subclass registered under `name`."""
-    if name not in PEFT_METHODS:
-        raise LmlearnError(f"unknown --peft method '{name}'; available: {', '.join(PEFT_METHODS)}")
-    module, _, attr = PEFT_METHODS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return lookup(PEFT_METHODS, name, "--peft method", PEFT_METHODS)
 
 
 quiet_bitsandbytes()  # before anything here imports peft, and with it bitsandbytes

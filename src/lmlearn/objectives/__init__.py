@@ -7,9 +7,7 @@ that file and one line here.
 
 from __future__ import annotations
 
-import importlib
-
-from lmlearn.errors import LmlearnError
+from lmlearn.registry import lookup
 
 OBJECTIVES = {
     "clm": "lmlearn.objectives.clm:CausalLM",
@@ -33,10 +31,7 @@ def objective_names() -> list[str]:
 
 def get_objective(name: str) -> type:
     """The objective class registered under `name`."""
-    if name not in OBJECTIVES:
-        raise LmlearnError(f"unknown objective '{name}'; available: {', '.join(objective_names())}")
-    module, _, attr = OBJECTIVES[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return lookup(OBJECTIVES, name, "objective", objective_names())
 
 
 def option_classes() -> list[type]:

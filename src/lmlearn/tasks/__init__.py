@@ -6,9 +6,7 @@ any) adds its own flags to `lmlearn finetune`. Adding one means writing that fil
 
 from __future__ import annotations
 
-import importlib
-
-from lmlearn.errors import LmlearnError
+from lmlearn.registry import lookup
 
 TASKS = {
     "classify": "lmlearn.tasks.classify:Classify",
@@ -26,10 +24,7 @@ def task_names() -> list[str]:
 
 def get_task(name: str) -> type:
     """The task class registered under `name`."""
-    if name not in TASKS:
-        raise LmlearnError(f"unknown task '{name}'; available: {', '.join(task_names())}")
-    module, _, attr = TASKS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return lookup(TASKS, name, "task", task_names())
 
 
 def option_classes() -> list[type]:

@@ -6,10 +6,11 @@ Later learning frameworks add a stage here, one line each.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from lmlearn.registry import import_spec
 
 STAGES = [
     "lmlearn.tour.clm:stage",
@@ -46,5 +47,4 @@ class StageResult:
 
 def load_stage(spec: str) -> Callable[[TourContext], StageResult]:
     """Import a stage function from 'module:function'."""
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return import_spec(spec)
