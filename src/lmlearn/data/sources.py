@@ -84,6 +84,30 @@ def _rows_txt(path: str, unit: TxtUnit, _: list[str], __: Any, ___: BadRows) -> 
             yield f"{path}:{start}", {"text": "\n".join(paragraph)}
 
 
+def json_records(path: str) -> Iterator[tuple[str, Any]]:
+    """(file:line, record) of a JSON array file or a JSON lines file, every value as JSON typed it (no
+    table schema, no required fields): for readers that take the records as they are."""
+    with open_text(path) as f:
+        text = f.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        if text.lstrip().startswith("["):
+            raise LmlearnError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+        data = None  # JSON lines
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]  # the {"data": [...]} layout
+    if isinstance(data, list):
+        yield from ((f"{path}: record {i}", row) for i, row in enumerate(data))
+        return
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                yield f"{path}:{lineno}", json.loads(line)
+            except json.JSONDecodeError as e:
+                raise LmlearnError(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+
+
 def _check_row(row: Any, where: str, required: list[str], report: ReadReport, mode: BadRows) -> bool:
     if not isinstance(row, dict):
         report.bad(f"{where}: expected a JSON object, got {type(row).__name__}", mode)

@@ -5,6 +5,7 @@ two runs share cancels)."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,20 +45,15 @@ def _key(row: dict[str, Any]) -> str:
 
 def read_scores(paths: list[str], metric: str) -> Scored:
     """Per-document scores from JSON lines files, in file order."""
+    from lmlearn.data.sources import json_records
+
     out = Scored([], [], [])
     for path in paths:
-        try:
-            lines = open(path, encoding="utf-8").read().splitlines()
-        except FileNotFoundError:
-            raise LmlearnError(f"{path}: no such file") from None
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LmlearnError(f"{where}: malformed JSON ({e.msg})") from None
+        if not os.path.isfile(path):
+            raise LmlearnError(f"{path}: no such file")
+        for where, row in json_records(path):
+            if not isinstance(row, dict):
+                raise LmlearnError(f"{where}: expected a JSON object, got {type(row).__name__}")
             out.scores.append(_score(row, metric, where))
             out.keys.append(_key(row))
             out.where.append(where)

@@ -9,39 +9,16 @@ Self-Instruct seed tasks (instruction, instances: [{input, output}]).
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Iterator
 
+from lmlearn.data.sources import json_records
 from lmlearn.errors import LmlearnError
 
 DEFAULT_FIELDS = ("instruction", "input", "output", "system", "prompt", "response", "question", "answer",
                   "text", "messages", "conversations", "chosen", "rejected", "instances")
 TEXT_KEYS = ("content", "value", "text", "input", "output")
 Path = tuple[str | int, ...]
-
-
-def _json_rows(path: str) -> Iterator[tuple[str, Any]]:
-    """(file:line, record) of a JSON array file or a JSON lines file."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        if text.lstrip().startswith("["):
-            raise LmlearnError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
-        data = None  # JSON lines
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        data = data["data"]  # the {"data": [...]} layout
-    if isinstance(data, list):
-        yield from ((f"{path}: record {i}", row) for i, row in enumerate(data))
-        return
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                yield f"{path}:{lineno}", json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LmlearnError(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
 
 
 def read_rows(spec: str) -> list[tuple[str, dict]]:
@@ -51,7 +28,7 @@ def read_rows(spec: str) -> list[tuple[str, dict]]:
     differ in shape; other sources go through `load_source`, whose Arrow table would fill in keys.
     """
     if os.path.isfile(spec) and spec.lower().endswith((".json", ".jsonl")):
-        rows = list(_json_rows(spec))
+        rows = list(json_records(spec))
     else:
         from lmlearn.data.sources import load_source
 
