@@ -134,3 +134,13 @@ def plain_base(folder, method, task_type):
         if hasattr(module, "support_avx512bf16_for_cpu"):
             module.support_avx512bf16_for_cpu = False
     return model
+
+
+def assert_base_untouched(run):
+    """Only new parameters train, and every base tensor is still the model's own and bit-identical."""
+    used = {id(p) for p in run["model"].parameters()}
+    trainable = {id(p) for p in run["model"].parameters() if p.requires_grad}
+    assert trainable and trainable.isdisjoint(id(p) for p in run["before"])
+    for p, old in run["before"].items():
+        assert id(p) in used  # the base's own tensors are still the ones the model computes with
+        assert torch.equal(p, old)

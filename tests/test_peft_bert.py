@@ -4,7 +4,7 @@ classifier (peft prepends virtual tokens only where the head's labels allow it).
 import pytest
 import torch
 
-from peft_cases import plain_base, train_case
+from peft_cases import assert_base_untouched, plain_base, train_case
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -35,12 +35,7 @@ def test_training_lowers_the_loss(trained, method, task_type):
 @pytest.mark.parametrize("method,task_type", CASES)
 def test_only_the_adapter_and_head_train_and_the_base_stays_bit_identical(trained, method, task_type):
     run = trained(method, task_type)
-    used = {id(p) for p in run["model"].parameters()}
-    trainable = {id(p) for p in run["model"].parameters() if p.requires_grad}
-    assert trainable and trainable.isdisjoint(id(p) for p in run["before"])
-    for p, old in run["before"].items():
-        assert id(p) in used
-        assert torch.equal(p, old)
+    assert_base_untouched(run)
     if task_type == "sequence-classification":  # the fresh classifier trains as a copy saved with the adapter
         assert any("classifier.modules_to_save" in name for name, p in run["model"].named_parameters()
                    if p.requires_grad)
