@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmlearn.extras import require
 from lmlearn.train.metrics import read_metrics
 
 
 def loss_curve(metrics_file: Path, png: Path, title: str, ylabel: str = "cross-entropy (nats/token)") -> Path:
     """Training and held-out loss against step, saved as a PNG."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "the tour's plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -45,6 +45,9 @@ class MetricsLog:
             atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
         self._file = open(self.path, "a", encoding="utf-8")
         if tensorboard:
+            from lmlearn.extras import require
+
+            require("tensorboard", "--tensorboard")
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(Path(out_dir) / "tensorboard"))

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Literal
 
 from lmlearn.config import option
 from lmlearn.errors import LmlearnError
+from lmlearn.extras import require
 
 PAD, UNK, SEP = "[PAD]", "[UNK]", "[SEP]"
 HEADS = ("sequence-classification", "token-classification")
@@ -26,15 +27,16 @@ class StaticOptions:
     """Settings of --static-embeddings."""
 
     embedding_corpus: str | None = option(None, "text to train word2vec on (default: the training texts)")
-    embedding_dim: int = option(100, "word2vec vector size")
+    embedding_dim: int = option(100, "word2vec vector size", range=">=1")
     w2v_algorithm: Literal["skip-gram", "cbow"] = option(
         "skip-gram", "skip-gram predicts the context from a word (better vectors for rare words); "
                      "cbow predicts a word from its context (faster)")
-    w2v_window: int = option(5, "word2vec context: words on each side")
-    w2v_min_count: int = option(5, "words seen fewer times in the corpus stay out of the vocabulary ([UNK])")
-    w2v_epochs: int = option(5, "word2vec passes over the corpus")
-    static_hidden: int = option(128, "hidden size of each direction of the BiLSTM over static embeddings")
-    static_dropout: float = option(0.1, "dropout before the task head of the static-embeddings model")
+    w2v_window: int = option(5, "word2vec context: words on each side", range=">=1")
+    w2v_min_count: int = option(5, "words seen fewer times in the corpus stay out of the vocabulary ([UNK])",
+                                range=">=1")
+    w2v_epochs: int = option(5, "word2vec passes over the corpus", range=">=1")
+    static_hidden: int = option(128, "hidden size of each direction of the BiLSTM over static embeddings", range=">=1")
+    static_dropout: float = option(0.1, "dropout before the task head of the static-embeddings model", range="[0, 1)")
 
 
 def check_task(task: Any) -> None:
@@ -103,6 +105,7 @@ def train_word2vec(sentences: Iterable[list[str]], cfg: Any, seed: int, source: 
     seeded the vectors only up to gensim 3); the vocabulary is ordered by count, ties by first
     appearance, so no Python hash is involved.
     """
+    require("gensim", "--static-embeddings word2vec")
     from gensim.models import Word2Vec
 
     model = Word2Vec(vector_size=cfg.embedding_dim, window=cfg.w2v_window, min_count=cfg.w2v_min_count,
@@ -182,6 +185,7 @@ def embedding_table(tokenizer: Any, vectors: Any) -> Any:
 def build_model(cfg: Any, out: Path, tokenizer: Any, task: Any) -> Any:
     """A `StaticEmbeddingModel`: a BiLSTM and the task's head over the frozen word2vec vectors in OUT/word2vec."""
     import torch
+    require("gensim", "--static-embeddings word2vec")
     from gensim.models import KeyedVectors
 
     from lmlearn.transfer.static_model import StaticEmbeddingModel, StaticModelConfig
