@@ -1,17 +1,22 @@
 """`lmlearn evaluate`: agreement with lm-evaluation-harness, task-file checks, metrics, end to end."""
 
 import dataclasses
+import inspect
 import json
 import math
 import os
 import random
+import types
+import warnings
 
 import pytest
+import torch
 
 from lmlearn import cli
 from lmlearn.commands import evaluate as evaluate_cmd
 from lmlearn.commands.pretrain import PretrainConfig, run as pretrain
 from lmlearn.evaluation import harness, lm as lm_mod, metrics as M
+from lmlearn.errors import LmlearnError
 from lmlearn.evaluation.task import load_task
 
 CHOICES = ["bad", "good movie", "terrible"]  # lengths differ, so acc_norm can differ from acc
@@ -209,3 +214,114 @@ def test_choices_share_one_pass_over_their_context(models):
                                + [lm_mod.score_tokens(short, groups[0])]):
         assert [s for s, _ in ours] == pytest.approx([s for s, _ in reference], abs=1e-5)
         assert [g for _, g in ours] == [g for _, g in reference]
+
+
+class _Spelled(torch.nn.Module):
+    """A causal LM as another transformers release spells it: the cache keyword and the output field
+    are `past_key_values` up to 5.23 and `cache` from 5.24."""
+
+    name = ""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.config = inner, inner.config
+        self.inner_name = lm_mod.cache_argument(inner)
+
+    def get_input_embeddings(self):
+        return self.inner.get_input_embeddings()
+
+    def _run(self, cached, **kwargs):
+        out = self.inner(**kwargs, **({self.inner_name: cached} if cached is not None else {}))
+        return types.SimpleNamespace(logits=out.logits, **{self.name: getattr(out, self.inner_name)})
+
+
+class _As523(_Spelled):
+    name = "past_key_values"
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None, use_cache=None):
+        return self._run(past_key_values, input_ids=input_ids, attention_mask=attention_mask,
+                         position_ids=position_ids, use_cache=use_cache)
+
+
+class _As524(_Spelled):
+    name = "cache"
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, use_cache=None):
+        return self._run(cache, input_ids=input_ids, attention_mask=attention_mask,
+                         position_ids=position_ids, use_cache=use_cache)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+@pytest.mark.parametrize("spelling", [_As523, _As524])
+def test_shared_context_path_is_taken_under_both_cache_names(family, spelling):
+    """The one-pass-per-context path is taken (no fallback, no warning) whichever name transformers uses."""
+    from lmlearn.models.factory import build_model
+    from lmlearn.models.presets import build_config
+
+    tokenizer = _SizedTokenizer(vocab=50)
+    model = build_model(build_config(f"{family}-tiny", tokenizer), "causal-lm", seed=0).eval()
+    model = spelling(model)
+    lm = lm_mod.LanguageModel(model, tokenizer, is_seq2seq=False, max_length=64, device=torch.device("cpu"))
+    assert lm_mod.shared_context_problem(lm) is None
+    rng = random.Random(0)
+    groups = [[([rng.randrange(3, 50) for _ in range(n)], [rng.randrange(3, 50) for _ in range(k)])
+               for k in (1, 3, 2)] for n in (5, 9)]
+    for group in groups:
+        for pair in group[1:]:
+            pair[0][:] = group[0][0]
+    shapes = []
+    hook = model.get_input_embeddings().register_forward_hook(lambda m, args, out: shapes.append(tuple(args[0].shape)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            shared = lm_mod.loglikelihoods(lm, groups, batch_size=16)
+    finally:
+        hook.remove()
+    assert shapes == [(2, 9), (6, 2)]  # the contexts once, then only the continuations
+    for ours, group in zip(shared, groups):
+        reference = lm_mod.score_tokens(lm, group)
+        assert [s for s, _ in ours] == pytest.approx([s for s, _ in reference], abs=1e-5)
+
+
+class _SizedTokenizer:
+    """What build_config reads of a tokenizer: its size and special ids."""
+
+    def __init__(self, vocab: int):
+        self.vocab, self.pad_token_id, self.bos_token_id, self.eos_token_id = vocab, 0, 1, 2
+        self.cls_token_id = self.sep_token_id = None
+
+    def __len__(self) -> int:
+        return self.vocab
+
+
+def test_fallback_from_shared_context_says_why_once(models):
+    """A model whose forward takes no cache falls back to one row per choice, and says so once."""
+    lm = lm_mod.load_model(models["gpt2"])
+
+    class NoCache(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.config = inner, inner.config
+
+        def forward(self, input_ids=None, attention_mask=None, position_ids=None):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
+
+    lm = dataclasses.replace(lm, model=NoCache(lm.model))
+    groups = [lm_mod.encode_choices(lm, ctx, CHOICES) for ctx in ("Review: fine.\nAnswer:", "Review: dull.\nAnswer:")]
+    lm_mod._warned.clear()
+    with pytest.warns(UserWarning, match="NoCache.forward takes no attention cache") as caught:
+        lm_mod.loglikelihoods(lm, groups, batch_size=16)
+        lm_mod.loglikelihoods(lm, groups, batch_size=16)
+    assert len([w for w in caught if "one row per choice" in str(w.message)]) == 1
+
+
+def test_a_task_template_reaching_outside_the_sandbox_is_refused_and_runs_nothing(data, tmp_path, capsys):
+    """Task files are data: Jinja's sandbox refuses `cycler.__init__.__globals__.os`."""
+    marker = tmp_path / "payload-ran"
+    body = TASK_BODY.replace('doc_to_text: "Review: {{text}}\\nAnswer: "',
+                             "doc_to_text: \"{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}\"")
+    assert body != TASK_BODY
+    path = _lmlearn_task(data, body, name="hostile")
+    with pytest.raises(LmlearnError) as err:
+        load_task(path)
+    assert f"{path}:" in str(err.value) and "SecurityError" in str(err.value) and not marker.exists()

@@ -7,6 +7,7 @@ the same request gets the same tokens and therefore the same score in both tools
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,11 @@ def _max_length(config: Any, tokenizer: Any) -> int:
 
 def load_model(folder: str, device: str = "cpu", adapter: str | None = None) -> LanguageModel:
     """Load a model folder (causal or encoder-decoder), with a PEFT adapter on top if given."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    config = AutoConfig.from_pretrained(folder)
+    from lmlearn.models.factory import read_config
+
+    config = read_config(folder)
     is_seq2seq = bool(getattr(config, "is_encoder_decoder", False))
     model = (AutoModelForSeq2SeqLM if is_seq2seq else AutoModelForCausalLM).from_pretrained(folder, dtype=torch.float32)
     if adapter:
@@ -130,18 +133,60 @@ def score_tokens(lm: LanguageModel, batch: list[tuple[list[int], list[int]]]) ->
     return results
 
 
-def _can_reuse_cache(lm: LanguageModel) -> bool:
-    """Whether the model can continue from a right-padded context's cache given explicit positions."""
+# What transformers calls the attention cache in a model's forward: `past_key_values` until 5.23,
+# `cache` from 5.24 on.
+CACHE_ARGUMENTS = ("cache", "past_key_values")
+_warned: set[str] = set()
+
+
+def cache_argument(model: Any) -> str | None:
+    """The name under which `model.forward` takes an attention cache, or None."""
+    params = inspect.signature(model.forward).parameters
+    return next((name for name in CACHE_ARGUMENTS if name in params), None)
+
+
+def shared_context_problem(lm: LanguageModel) -> str | None:
+    """Why a right-padded context's cache cannot be continued with explicit positions (None when it can)."""
     model = lm.model
+    if lm.is_seq2seq:
+        return "an encoder-decoder scores the whole context in its encoder"
     peft_config = getattr(model, "active_peft_config", None)
     if peft_config is not None:
         if peft_config.is_prompt_learning:  # virtual tokens would be prepended again to the continuations
-            return False
+            return "prompt-learning adapters prepend virtual tokens to every forward"
         model = model.get_base_model()
     params = inspect.signature(model.forward).parameters
+    name = type(model).__name__
+    if cache_argument(model) is None:
+        return f"{name}.forward takes no attention cache (none of {', '.join(CACHE_ARGUMENTS)})"
+    if "position_ids" not in params:
+        return f"{name}.forward takes no position_ids"
     # A sliding-window cache drops keys by count, which right padding would make wrong.
-    return (not lm.is_seq2seq and "position_ids" in params and "past_key_values" in params
-            and getattr(model.config, "sliding_window", None) is None)
+    if getattr(model.config, "sliding_window", None) is not None:
+        return f"{name} uses a sliding-window cache"
+    return None
+
+
+def _warn_once(problem: str) -> None:
+    if problem not in _warned:
+        _warned.add(problem)
+        warnings.warn(f"multiple-choice scoring runs one row per choice, not one pass per context: {problem}",
+                      stacklevel=3)
+
+
+def _output_cache(out: Any) -> Any:
+    """The cache a forward returned, under either of transformers' names."""
+    for name in CACHE_ARGUMENTS:
+        cache = getattr(out, name, None)
+        if cache is not None:
+            return cache
+    return None
+
+
+def _cache_name(model: Any) -> str:
+    """The keyword the model (or a peft wrapper's base) takes its cache under."""
+    base = model.get_base_model() if hasattr(model, "active_peft_config") else model
+    return cache_argument(base) or "past_key_values"
 
 
 def _shares_context(lm: LanguageModel, group: list[tuple[list[int], list[int]]]) -> bool:
@@ -166,8 +211,9 @@ def score_shared_context(lm: LanguageModel,
     owner = torch.tensor([i for i, group in enumerate(groups) for _ in group])
     conts = [cont for group in groups for _, cont in group]
     width = max(len(c) for c in conts) - 1
-    cache, rest = out.past_key_values, None
+    cache, rest = _output_cache(out), None
     if width > 0 and not hasattr(cache, "batch_select_indices"):  # legacy tuples (remote code): one row per choice
+        _warn_once(f"{type(lm.model).__name__} returns a legacy cache ({type(cache).__name__}) that cannot repeat rows")
         flat = iter(score_tokens(lm, [pair for group in groups for pair in group]))
         return [[next(flat) for _ in group] for group in groups]
     if width > 0:
@@ -176,8 +222,9 @@ def score_shared_context(lm: LanguageModel,
         # Right-padded contexts leave gaps in the cache, so positions are given; padding's are clamped and never read.
         positions = (lengths[owner][:, None] + torch.arange(width)[None]).clamp(max=lm.max_length - 1)
         mask = torch.cat([ctx_mask[owner], cont_mask], dim=1)
-        rest = F.log_softmax(lm.model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                      position_ids=positions.to(device), past_key_values=cache).logits.float(), dim=-1)
+        inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device),
+                  "position_ids": positions.to(device), _cache_name(lm.model): cache}
+        rest = F.log_softmax(lm.model(**inputs).logits.float(), dim=-1)
     scores = []
     for r, cont in enumerate(conts):
         if not cont:
@@ -202,7 +249,10 @@ def loglikelihoods(lm: LanguageModel, groups: list[list[tuple[list[int], list[in
     results: list[list[tuple[float, bool]]] = [[] for _ in groups]
     batch: list[int] = []
 
-    reuse = _can_reuse_cache(lm)
+    problem = shared_context_problem(lm)
+    reuse = problem is None
+    if problem and not lm.is_seq2seq and any(_shares_context(lm, group) for group in groups):
+        _warn_once(problem)
 
     def flush() -> None:
         shared = [g for g in batch if reuse and _shares_context(lm, groups[g])]
