@@ -12,6 +12,7 @@ from lmlearn.adapters import get_method
 from lmlearn.adapters.base import TASK_TYPES, PeftMethod, task_head_modules
 from lmlearn.adapters.settings import PeftSettings
 from lmlearn.errors import LmlearnError
+from lmlearn.extras import require
 from lmlearn.io import atomic_write_dir
 from lmlearn.models.presets import FAMILIES
 
@@ -31,6 +32,11 @@ def check_peft(method: str, family: str, task_type: str) -> type[PeftMethod]:
         else:
             fits = f"it fits only {', '.join(t for t in TASK_TYPES if cls.support.get(t))}"
         raise LmlearnError(f"--peft {method} does not fit a {family} model for {task_type} ({cls.why_not}); {fits}")
+    if cls.quantized:
+        require("bitsandbytes", f"--peft {method}")
+    problem = cls.version_problem(family, task_type)
+    if problem:
+        raise LmlearnError(f"--peft {method} on a {family} model for {task_type}: {problem}")
     return cls
 
 

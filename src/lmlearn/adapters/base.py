@@ -90,5 +90,11 @@ class PeftMethod:
         """The `peft` config for `model` (of `family`, with the `task_type` head)."""
         raise NotImplementedError
 
+    @classmethod
+    def version_problem(cls, family: str, task_type: str) -> str | None:
+        """Why the installed peft and transformers releases cannot apply the method to a `family`
+        model with the `task_type` head, where they could before (None when they can)."""
+        return None
+
     def init_weights(self, model: Any, tokenizer: Any) -> None:
         """Set initial adapter weights a peft config cannot express (default: peft's own init)."""

@@ -106,9 +106,8 @@ def load_quantized(spec: str, head: str, tokenizer: Any = None, seed: int | None
     a folder (num_labels for a classification head, for instance).
     """
     import torch
-    from transformers import AutoConfig
 
-    from lmlearn.models.factory import load_model
+    from lmlearn.models.factory import load_model, read_config
     from lmlearn.models.presets import parse_preset
     from lmlearn.run import model_family
 
@@ -117,5 +116,5 @@ def load_quantized(spec: str, head: str, tokenizer: Any = None, seed: int | None
     model_family(spec)  # a one-line error when spec is no model folder
     model_class = auto_class(head)
     with torch.device("meta"):  # the module names of the head, without weights
-        skeleton = model_class.from_config(AutoConfig.from_pretrained(spec, **model_kwargs))
+        skeleton = model_class.from_config(read_config(spec, **model_kwargs))
     return _read_quantized(model_class, spec, task_head_modules(skeleton, head), **model_kwargs)
