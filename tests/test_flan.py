@@ -323,3 +323,14 @@ def test_real_data_templates_load_and_klue_entities_match_the_files_own_annotati
         assert examples[i].answer == expected
         persons = ", ".join(s for s, k in annotated[i] if k == "PS") or "없음"
         assert examples[i].values["persons"] == persons
+
+
+def test_a_field_reaching_outside_the_sandbox_is_refused_and_runs_nothing(tmp_path):
+    """Template files are data: Jinja's sandbox refuses `cycler.__init__.__globals__.os`."""
+    marker = tmp_path / "payload-ran"
+    payload = "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}"
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD.replace("  text: text", f"  text: \"{payload}\""), encoding="utf-8")
+    with pytest.raises(LmlearnError, match=re.escape(f"{path}:5") + r".*SecurityError"):
+        load_examples(load_spec(path))
+    assert not marker.exists()

@@ -100,3 +100,29 @@ def test_dropout_randomness_is_restored_on_resume(tmp_path):
     train(resumed, CausalLM(), data, None, quiet(max_steps=6, batch_size=4, resume=True), tmp_path / "cut")
     for p, q in zip(whole.parameters(), resumed.parameters()):
         assert torch.equal(p, q)
+
+
+class _Payload:
+    """What a hostile checkpoint carries: unpickling it would run a command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("file", ["state.pt", "model.pt"])
+def test_resume_refuses_a_checkpoint_that_carries_a_pickle_payload(tmp_path, file):
+    data = torch.randint(0, 64, (32, 16))
+    train(tiny_gpt(), CausalLM(), data, None, quiet(max_steps=3, batch_size=4), tmp_path)
+    latest = list_checkpoints(tmp_path / "checkpoints")[-1]
+    marker = tmp_path / "payload-ran"
+    state = torch.load(latest / file, weights_only=True)
+    state["extra"] = _Payload(marker)
+    torch.save(state, latest / file)
+    with pytest.raises(LmlearnError, match=rf"{file}: refused, it holds objects other than tensors"):
+        train(tiny_gpt(), CausalLM(), data, None, quiet(max_steps=6, batch_size=4, resume=True), tmp_path)
+    assert not marker.exists()

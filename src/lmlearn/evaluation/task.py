@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateError, UndefinedError
+from jinja2 import BaseLoader, StrictUndefined, TemplateError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lmlearn.errors import LmlearnError
 from lmlearn.evaluation.cot import CotConfig, parse_cot
@@ -57,8 +58,9 @@ REQUIRED = ("task", "output_type", "doc_to_text")
 GENERATION_KEYS = ("until", "max_new_tokens")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 
-# The same Jinja2 environment as lm-eval's, so a template renders to the same prompt in both tools.
-JINJA = Environment(loader=BaseLoader, undefined=StrictUndefined, keep_trailing_newline=True)
+# lm-eval's Jinja2 settings, so a template renders to the same prompt in both tools, but sandboxed:
+# a task file is data, and a template must not reach Python's internals (`cycler.__init__.__globals__.os`).
+JINJA = ImmutableSandboxedEnvironment(loader=BaseLoader, undefined=StrictUndefined, keep_trailing_newline=True)
 JINJA.filters["regex_replace"] = lambda s, pattern, repl, count=0: re.sub(pattern, repl, s, count=count)
 
 

@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateError, meta
+from jinja2 import BaseLoader, StrictUndefined, TemplateError, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lmlearn.errors import LmlearnError
 from lmlearn.flan.spec import TaskSpec
@@ -62,7 +63,8 @@ def _spans(units: list[str], tags: list[str], sep: str) -> list[tuple[str, str]]
     return [(sep.join(parts).strip(), kind) for parts, kind in spans]
 
 
-ENV = Environment(loader=BaseLoader, undefined=StrictUndefined, keep_trailing_newline=True)
+# Sandboxed: a template file is data, and must not reach Python's internals.
+ENV = ImmutableSandboxedEnvironment(loader=BaseLoader, undefined=StrictUndefined, keep_trailing_newline=True)
 ENV.filters["regex_replace"] = lambda s, pattern, repl, count=0: re.sub(pattern, repl, s, count=count)
 ENV.filters["regex_findall"] = lambda s, pattern: re.findall(pattern, s)
 ENV.tests["endswith"] = str.endswith
