@@ -91,3 +91,30 @@ def test_top_level_help_imports_no_command_module():
             "print(sorted(m for m in ('torch', 'transformers', 'lmlearn.commands.pretrain') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _bad_inputs(root):
+    (root / "empty.jsonl").write_text("")
+    (root / "blank.txt").write_text("\n  \n")
+    (root / "cp949.txt").write_bytes("좋은 영화\n".encode() + "나쁜 영화\n".encode("cp949"))
+    (root / "image.jsonl").write_bytes(b'{"text": "a"}\n\x89PNG\x00\x00\x01')
+    (root / "untyped").mkdir()
+    (root / "untyped" / "config.json").write_text('{"hidden_size": 64}')
+    return root
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["pretrain", "--data", "{d}/empty.jsonl"], "{d}/empty.jsonl: empty data file"),
+    (["pretrain", "--data", "{d}/blank.txt"], "{d}/blank.txt: empty data file"),
+    (["pretrain", "--data", "{d}/cp949.txt"], "{d}/cp949.txt:2: not UTF-8 text (byte 0xb3 at column 1)"),
+    (["finetune", "--task", "classify", "--data", "{d}/image.jsonl"], "{d}/image.jsonl:2: a binary file"),
+    (["pretrain", "--model", "{d}/untyped", "--data", "builtin:corpus"], "{d}/untyped/config.json: no 'model_type' key"),
+    (["evaluate", "--model", "{d}/untyped", "--task", "review_sentiment"], "{d}/untyped/config.json: no 'model_type'"),
+])
+def test_bad_inputs_are_one_line_naming_the_culprit(argv, message, tmp_path, capsys):
+    root = _bad_inputs(tmp_path)
+    argv = [a.format(d=root) for a in argv] + ([] if argv[0] == "evaluate" else ["--out", str(tmp_path / "out")])
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message.format(d=root) in err[0], err
+    assert not (tmp_path / "out" / "model").exists()

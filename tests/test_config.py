@@ -80,3 +80,46 @@ def test_cli_flag_overrides_yaml(tmp_path):
                               "--no-progress"])
     cfg = config.from_args(PretrainConfig, args)
     assert (cfg.max_steps, cfg.lr, cfg.progress, cfg.batch_size) == (9, 0.5, False, PretrainConfig().batch_size)
+
+
+def test_every_declared_default_lies_in_its_range():
+    """A range on an option is checked against the defaults of every command's settings."""
+    import dataclasses
+    import importlib
+
+    from lmlearn.cli import COMMANDS
+    from lmlearn.config import in_range
+
+    checked = 0
+    for _, module_name, _ in COMMANDS:
+        for f in dataclasses.fields(importlib.import_module(module_name).Config):
+            allowed = f.metadata.get("range")
+            if allowed and f.default is not None and f.default is not dataclasses.MISSING:
+                assert in_range(f.default, allowed), (module_name, f.name, f.default, allowed)
+                checked += 1
+    assert checked > 50
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["pretrain", "--lr", "-1"], "--lr -1.0: must be > 0"),
+    (["pretrain", "--batch-size", "0"], "--batch-size 0: must be at least 1"),
+    (["finetune", "--task", "classify", "--grad-accum", "0"], "--grad-accum 0: must be at least 1"),
+    (["pretrain", "--objective", "mlm", "--mlm-probability", "1.5"], "--mlm-probability 1.5: must be in (0, 1)"),
+    (["generate", "--model", "x", "--prompt", "a", "--top-p", "0"], "--top-p 0.0: must be in (0, 1]"),
+])
+def test_out_of_range_numbers_are_one_line_naming_the_key_and_range(argv, message, tmp_path, capsys):
+    from lmlearn import cli
+
+    code = cli.main(argv + ["--out", str(tmp_path / "o")] if argv[0] != "generate" else argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+
+
+def test_an_out_of_range_yaml_value_names_file_and_line(tmp_path):
+    from lmlearn.config import resolve
+    from lmlearn.train.settings import TrainSettings
+
+    path = tmp_path / "c.yaml"
+    path.write_text("max_steps: 10\nadam_beta2: 1.0\n")
+    with pytest.raises(LmlearnError, match=r"c.yaml:2: 'adam_beta2' must be in \[0, 1\), got 1.0"):
+        resolve(TrainSettings, str(path))

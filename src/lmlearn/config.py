@@ -23,9 +23,29 @@ from lmlearn.errors import LmlearnError
 T = TypeVar("T")
 
 
-def option(default: Any, help: str, *, short: str | None = None) -> Any:
-    """Declare a settings field with its help text (and an optional short flag)."""
-    return dataclasses.field(default=default, metadata={"help": help, "short": short})
+def option(default: Any, help: str, *, short: str | None = None, range: str | None = None) -> Any:
+    """Declare a settings field with its help text, an optional short flag, and for numbers the
+    allowed range: ">0", ">=1", "[0, 1]", "[0, 1)", "(0, 1]" or "(0, 1)" (checked with the type)."""
+    if range is not None:
+        _parse_range(range)  # a typo in a declaration fails at import, not on a user's run
+    return dataclasses.field(default=default, metadata={"help": help, "short": short, "range": range})
+
+
+def _parse_range(text: str) -> tuple[float, bool, float, bool]:
+    """(low, low inclusive, high, high inclusive) of an `option(range=...)` string."""
+    text = text.replace(" ", "")
+    if text.startswith((">=", ">")):
+        return float(text.lstrip(">=")), text.startswith(">="), float("inf"), False
+    if text[:1] in "[(" and text[-1:] in "])" and "," in text:
+        low, high = text[1:-1].split(",")
+        return float(low), text[0] == "[", float(high), text[-1] == "]"
+    raise ValueError(f"not a range: {text!r}")
+
+
+def in_range(value: float, text: str) -> bool:
+    """Whether `value` lies in the `option(range=...)` string `text`."""
+    low, low_in, high, high_in = _parse_range(text)
+    return (low < value or (low_in and value == low)) and (value < high or (high_in and value == high))
 
 
 def with_options(base: type, option_classes: list[type], name: str, doc: str) -> type:
@@ -141,7 +161,22 @@ def resolve_items(cls: type[T], items: dict[str, tuple[Any, str]]) -> T:
         if key not in fields:
             raise LmlearnError(f"{where}: unknown key '{key}'{suggest(key, sorted(fields))}")
         values[key] = check_value(key, value, hints[key], where)
+        allowed = fields[key].metadata.get("range")
+        if allowed and values[key] is not None and not in_range(values[key], allowed):
+            if where.startswith("--"):  # a flag: "--lr -1.0: must be > 0"
+                raise LmlearnError(f"{where} {values[key]!r}: must be {_range_words(allowed)}")
+            raise LmlearnError(f"{where}: '{key}' must be {_range_words(allowed)}, got {values[key]!r}")
     return cls(**values)
+
+
+def _range_words(text: str) -> str:
+    """">=1" as "at least 1", ">0" as "> 0", "[0,1)" as "in [0, 1)"."""
+    text = text.replace(" ", "")
+    if text.startswith(">="):
+        return f"at least {text[2:]}"
+    if text.startswith(">"):
+        return f"> {text[1:]}"
+    return "in " + text.replace(",", ", ")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -165,10 +200,11 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         flag = "--" + f.name.replace("_", "-")
         names = [flag] + ([f.metadata["short"]] if f.metadata.get("short") else [])
         default = f.default if f.default is not dataclasses.MISSING else None
+        allowed = f"; {_range_words(f.metadata['range'])}" if f.metadata.get("range") else ""
         kwargs: dict[str, Any] = {
             "dest": f.name,
             "default": argparse.SUPPRESS,
-            "help": f"{f.metadata.get('help', '')} (default: {default})",
+            "help": f"{f.metadata.get('help', '')} (default: {default}{allowed})",
         }
         if inner is bool:
             kwargs.update(action=argparse.BooleanOptionalAction)

@@ -39,7 +39,7 @@ def has_checkpoint(out: str | Path) -> bool:
 
 def model_family(spec: str) -> str:
     """The family (gpt2, bert, ...) of a preset name or a local model folder."""
-    from lmlearn.models.factory import family_of
+    from lmlearn.models.factory import family_of, read_config
     from lmlearn.models.presets import parse_preset
 
     parsed = parse_preset(spec)
@@ -48,9 +48,7 @@ def model_family(spec: str) -> str:
     config_file = Path(spec) / "config.json"
     if not config_file.is_file():
         raise LmlearnError(f"--model {spec}: neither a preset (see `lmlearn models`) nor a folder with config.json")
-    from transformers import AutoConfig
-
-    return family_of(AutoConfig.from_pretrained(spec))
+    return family_of(read_config(spec))
 
 
 def check_family(spec: str, families: Iterable[str], what: str) -> str:

@@ -19,16 +19,17 @@ class Config:
     adapter: str | None = option(None, "a PEFT adapter folder to apply on top of --model")
     task: str = option("review_sentiment", "a shipped task name or a path to a task .yaml file")
     shots: str = option("0", "comma-separated few-shot counts, e.g. 0,1,5")
-    limit: int = option(0, "evaluate only the first N test documents (0: all)")
-    batch_size: int = option(8, "rows per forward pass")
+    limit: int = option(0, "evaluate only the first N test documents (0: all)", range=">=0")
+    batch_size: int = option(8, "rows per forward pass", range=">=1")
     out: str = option("", "write metrics to this .json file (and the examples to .samples.jsonl beside it)")
     seed: int = option(0, "seed of the bootstrap resampling and of self-consistency sampling")
-    bootstrap_iters: int = option(1000, "resamples for each metric's standard error")
+    bootstrap_iters: int = option(1000, "resamples for each metric's standard error", range=">=0")
     device: str = option("cpu", "torch device")
     num_samples: int | None = option(None, "chain-of-thought tasks: reasoning paths per question, majority-voted "
-                                           "(self-consistency; default: the task's cot.num_samples, else 1 greedy)")
+                                           "(self-consistency; default: the task's cot.num_samples, else 1 greedy)",
+                                           range=">=1")
     temperature: float | None = option(None, "self-consistency sampling temperature (default: the task's, 0.7)")
-    top_p: float | None = option(None, "self-consistency nucleus top-p (default: the task's, 1.0)")
+    top_p: float | None = option(None, "self-consistency nucleus top-p (default: the task's, 1.0)", range="(0, 1]")
 
 
 def parse_shots(text: str) -> list[int]:

@@ -27,9 +27,10 @@ class Config:
     clusters: str = option("", "comma-separated clusters to train on (default: every cluster but the held-out one)")
     hold_out_cluster: str | None = option(None, "leave this cluster out of training and write its tasks to eval/ "
                                                 "for zero-shot evaluation (without it, eval/ tests the trained tasks)")
-    num_clusters: int = option(0, "train on K of the clusters, taken in one seeded order (0: all)")
-    max_per_task: int = option(1000, "training examples per task at most (examples-proportional mixing with a cap)")
-    eval_size: int = option(200, "test inputs split off each task, never trained on")
+    num_clusters: int = option(0, "train on K of the clusters, taken in one seeded order (0: all)", range=">=0")
+    max_per_task: int = option(1000, "training examples per task at most (examples-proportional mixing with a cap)",
+                               range=">=1")
+    eval_size: int = option(200, "test inputs split off each task, never trained on", range=">=0")
     templates: Mode = option("instruction", "how training inputs are phrased: a template of the task, the task "
                                             "name before the input, or the input alone (FLAN's ablation)")
     eval_templates: Mode = option("instruction", "how evaluation prompts are phrased (same choices)")

@@ -16,13 +16,13 @@ class Config:
     model: str = option("runs/pretrain", "model folder, or a run folder holding model/")
     adapter: str | None = option(None, "a PEFT adapter folder to apply on top of --model")
     prompt: str = option("", "text to continue", short="-p")
-    max_new_tokens: int = option(50, "tokens to generate")
+    max_new_tokens: int = option(50, "tokens to generate", range=">=1")
     do_sample: bool = option(False, "sample instead of greedy decoding")
-    temperature: float = option(1.0, "sampling temperature")
-    top_k: int = option(0, "sample from the k most likely tokens (0: no limit)")
-    top_p: float = option(1.0, "sample from the smallest set with this much probability (nucleus)")
-    repetition_penalty: float = option(1.0, "penalise tokens already generated (1: none)")
-    num_return_sequences: int = option(1, "continuations per prompt")
+    temperature: float = option(1.0, "sampling temperature", range=">=0")
+    top_k: int = option(0, "sample from the k most likely tokens (0: no limit)", range=">=0")
+    top_p: float = option(1.0, "sample from the smallest set with this much probability (nucleus)", range="(0, 1]")
+    repetition_penalty: float = option(1.0, "penalise tokens already generated (1: none)", range=">0")
+    num_return_sequences: int = option(1, "continuations per prompt", range=">=1")
     seed: int = option(0, "seed for sampling")
 
 
@@ -39,10 +39,12 @@ def resolve_model_dir(path: str) -> Path:
 def generate(cfg: Config) -> list[str]:
     """Generate `num_return_sequences` continuations of the prompt; returns the new text only."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
+
+    from lmlearn.models.factory import read_config
 
     folder = resolve_model_dir(cfg.model)
-    is_seq2seq = getattr(AutoConfig.from_pretrained(folder), "is_encoder_decoder", False)
+    is_seq2seq = getattr(read_config(folder), "is_encoder_decoder", False)
     model = (AutoModelForSeq2SeqLM if is_seq2seq else AutoModelForCausalLM).from_pretrained(folder)
     if cfg.adapter:
         from lmlearn.models.adapters import attach_adapter

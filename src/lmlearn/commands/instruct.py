@@ -37,10 +37,10 @@ class InstructConfig(TrainSettings, DataSettings, PeftSettings, ModelSettings):
     packing: bool = option(False, "pack several conversations into each --block-size row (causal LMs only)")
     token_budget: int = option(
         0, "train on a seeded sample of the examples whose tokens add up to at most this many (0: all of them); "
-           "compares data sets at one size in tokens")
+           "compares data sets at one size in tokens", range=">=0")
     residual_dropout: float = option(
         0.0, "LIMA's residual dropout: the top layer's rate, rising linearly from 0 at the bottom layer "
-             "(llama, gpt2, gpt-neox; 0 leaves the model's own dropout)")
+             "(llama, gpt2, gpt-neox; 0 leaves the model's own dropout)", range="[0, 1)")
     out: str = option("runs/instruct", "output folder")
 
 

@@ -19,8 +19,8 @@ class Config:
                         ".samples.jsonl or finetune's predictions.jsonl")
     b: str = option("", "run B's files, the same documents in the same order")
     metric: str = option("acc", "per-document field to compare (acc, acc_norm, exact_match, f1, ...)")
-    iters: int = option(10000, "bootstrap resamples")
-    level: float = option(0.95, "confidence level of the interval")
+    iters: int = option(10000, "bootstrap resamples", range=">=1")
+    level: float = option(0.95, "confidence level of the interval", range="(0, 1)")
     seed: int = option(0, "seed of the resampling")
     out: str = option("", "also write the result to this .json file")
 

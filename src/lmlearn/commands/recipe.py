@@ -29,7 +29,7 @@ class Config:
     """Settings of `lmlearn recipe run`."""
 
     file: str = option("", "recipe YAML file with a list of steps")
-    from_step: int = option(1, "the step to start at (1 is the first)")
+    from_step: int = option(1, "the step to start at (1 is the first)", range=">=1")
 
 
 def _command_modules() -> dict[str, str]:

@@ -15,10 +15,10 @@ class Config:
     data: str = option("builtin:corpus", "text to train on: file, glob, saved dataset folder or builtin:NAME")
     kind: Literal["bpe", "wordpiece", "unigram"] | None = option(None, "tokenizer model (default: the family's own)")
     family: str = option("gpt2", "model family whose special tokens and input format to use")
-    vocab_size: int = option(8000, "vocabulary size, special tokens included")
-    min_frequency: int = option(2, "merges/pieces must occur at least this often")
+    vocab_size: int = option(8000, "vocabulary size, special tokens included", range=">=1")
+    min_frequency: int = option(2, "merges/pieces must occur at least this often", range=">=1")
     limit_alphabet: int | None = option(
-        None, "wordpiece: keep only the N most frequent characters (the rest become [UNK], as in BERT)")
+        None, "wordpiece: keep only the N most frequent characters (the rest become [UNK], as in BERT)", range=">=1")
     text_column: str = option("text", "column holding the text")
     txt_unit: Literal["line", "paragraph", "file"] = option("line", "what one example of a .txt file is")
     on_bad_rows: Literal["error", "skip"] = option("error", "stop at a malformed row, or skip and count it")

@@ -14,7 +14,7 @@ class Config:
     """Settings of `lmlearn tour`."""
 
     out: str = option("runs/tour", "output folder (report.html goes here)")
-    steps: int = option(600, "training steps per stage (smaller is quicker and rougher)")
+    steps: int = option(600, "training steps per stage (smaller is quicker and rougher)", range=">=1")
     seed: int = option(0, "seed for every stage")
     progress: bool = option(True, "show progress bars")
 

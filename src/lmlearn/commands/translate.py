@@ -32,19 +32,22 @@ class Config:
     protect: Literal["auto", "tokens", "segments"] = option(
         "auto", "tokens: send code/URLs/placeholders as opaque tokens; segments: send only the text between them "
                 "(auto: tokens for deepl and openai, segments for local)")
-    batch_size: int = option(20, "texts per request (DeepL takes at most 50)")
-    max_batch_chars: int = option(20000, "characters per request at most (a longer single text goes alone)")
-    max_retries: int = option(5, "retries of a request answered 429 or 5xx, or not answered")
+    batch_size: int = option(20, "texts per request (DeepL takes at most 50)", range=">=1")
+    max_batch_chars: int = option(20000, "characters per request at most (a longer single text goes alone)",
+                                  range=">=1")
+    max_retries: int = option(5, "retries of a request answered 429 or 5xx, or not answered", range=">=0")
     backoff: float = option(1.0, "seconds before the first retry, doubled for each further one (a server's "
-                                 "Retry-After wins)")
-    rate_limit: float = option(0.0, "requests per second at most (0: no limit)")
-    timeout: float = option(120.0, "seconds to wait for one reply")
+                                 "Retry-After wins)", range=">=0")
+    rate_limit: float = option(0.0, "requests per second at most (0: no limit)", range=">=0")
+    timeout: float = option(120.0, "seconds to wait for one reply", range=">0")
     prefix: str = option("", "local: text put before every input (T5 'translate English to Korean: ', "
                              "Marian '>>kor<< ')")
     forced_bos_token: str | None = option(None, "local: the token that starts each output (NLLB kor_Hang, mBART ko_KR)")
-    max_new_tokens: int = option(512, "local: tokens generated per text at most (a longer output counts as failed)")
+    max_new_tokens: int = option(512, "local: tokens generated per text at most (a longer output counts as failed)",
+                                 range=">=1")
     device: str = option("auto", "local: torch device (auto: cuda if available)")
-    limit: int = option(0, "translate only the first N rows (0: all); handy to check cost and quality first")
+    limit: int = option(0, "translate only the first N rows (0: all); handy to check cost and quality first",
+                        range=">=0")
     overwrite: bool = option(False, "replace --out if it exists")
 
 

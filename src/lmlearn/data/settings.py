@@ -14,8 +14,8 @@ class DataSettings:
 
     data: str = option("builtin:corpus", "training data: file, glob, saved dataset folder, hub name or builtin:NAME")
     eval_data: str | None = option(None, "held-out data (default: a seeded split of --data)")
-    eval_fraction: float = option(0.05, "fraction of --data held out when --eval-data is not given")
+    eval_fraction: float = option(0.05, "fraction of --data held out when --eval-data is not given", range="[0, 1)")
     text_column: str = option("text", "column holding the text")
     txt_unit: Literal["line", "paragraph", "file"] = option("line", "what one example of a .txt file is")
     on_bad_rows: Literal["error", "skip"] = option("error", "stop at a malformed row, or skip and count it")
-    block_size: int = option(256, "tokens per training block")
+    block_size: int = option(256, "tokens per training block", range=">=2")

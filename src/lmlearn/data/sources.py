@@ -38,12 +38,39 @@ def extension(path: str) -> str:
 
 def open_text(path: str, newline: str | None = None) -> Any:
     """A text file for reading as UTF-8, decompressed on the fly when it ends in .gz."""
-    if path.lower().endswith(".gz"):
-        with open(path, "rb") as f:
-            if f.read(2) != b"\x1f\x8b":
-                raise LmlearnError(f"{path}: named .gz but not gzip-compressed")
+    if _is_gzip(path):
         return gzip.open(path, "rt", encoding="utf-8", newline=newline)
     return open(path, encoding="utf-8", newline=newline)
+
+
+def _is_gzip(path: str) -> bool:
+    """Whether the file is named .gz; one so named that is not gzip-compressed is an error."""
+    if not path.lower().endswith(".gz"):
+        return False
+    with open(path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            raise LmlearnError(f"{path}: named .gz but not gzip-compressed")
+    return True
+
+
+def check_text_file(path: str) -> None:
+    """Stop, naming the file (and the line), on a data file that is empty or not UTF-8 text: the
+    readers would fail later with a decoder's message that names neither."""
+    opener = gzip.open if _is_gzip(path) else open
+    content = False
+    with opener(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if b"\x00" in raw:
+                raise LmlearnError(f"{path}:{lineno}: a binary file, not UTF-8 text (it holds NUL bytes)")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise LmlearnError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
+                                   f"{len(raw[:e.start].decode('utf-8', 'replace')) + 1}); convert it, "
+                                   "e.g. iconv -f cp949 -t utf-8") from None
+            content = content or bool(line.strip())
+    if not content:
+        raise LmlearnError(f"{path}: empty data file (no text in it)")
 
 
 @dataclass
@@ -87,6 +114,7 @@ def _rows_txt(path: str, unit: TxtUnit, _: list[str], __: Any, ___: BadRows) -> 
 def json_records(path: str) -> Iterator[tuple[str, Any]]:
     """(file:line, record) of a JSON array file or a JSON lines file, every value as JSON typed it (no
     table schema, no required fields): for readers that take the records as they are."""
+    check_text_file(path)
     with open_text(path) as f:
         text = f.read()
     try:
@@ -237,6 +265,9 @@ def _format(path: str) -> str | None:
 
 def _load_files(files: list[str], required: list[str], unit: TxtUnit, on_bad_rows: BadRows,
                 report: ReadReport, locate: bool) -> datasets.Dataset:
+    for path in files:
+        if FORMATS.get(extension(path)) not in (None, "parquet"):
+            check_text_file(path)
     fmts = {_format(p) for p in files}
     if None in fmts:
         bad = next(p for p in files if _format(p) is None)
@@ -262,6 +293,9 @@ def _load_files(files: list[str], required: list[str], unit: TxtUnit, on_bad_row
     except datasets.exceptions.DatasetGenerationError as e:
         if isinstance(e.__cause__, LmlearnError):
             raise e.__cause__ from None
+        if type(e.__cause__).__name__ == "SchemaInferenceError":  # not one row survived
+            skipped = f" ({report.skipped} bad rows skipped)" if report.skipped else ""
+            raise LmlearnError(f"{', '.join(files)}: no rows to read{skipped}") from None
         raise
 
 

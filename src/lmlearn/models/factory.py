@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -129,6 +130,26 @@ def _model_folder(spec: str) -> Path:
     return path
 
 
+def read_config(folder: str | Path, **kwargs: Any) -> PreTrainedConfig:
+    """The config saved in a model folder, or one line naming what is wrong with its config.json."""
+    import json
+
+    config_file = Path(folder).expanduser() / "config.json"
+    if not config_file.is_file():
+        raise LmlearnError(f"model folder '{folder}' has no config.json; save models there with save_pretrained")
+    try:
+        data = json.loads(config_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise LmlearnError(f"{config_file}: not a JSON file ({err})") from None
+    if not isinstance(data, dict) or not data.get("model_type"):
+        raise LmlearnError(f"{config_file}: no 'model_type' key, so transformers cannot tell the architecture; "
+                           "save the model with save_pretrained, or add the key (e.g. \"model_type\": \"bert\")")
+    try:
+        return AutoConfig.from_pretrained(config_file.parent, **kwargs)
+    except (ValueError, OSError, KeyError) as err:
+        raise LmlearnError(f"cannot read {config_file}: {str(err).splitlines()[0]}") from err
+
+
 def load_model(
     spec: str, head: str, tokenizer: PreTrainedTokenizerFast | None = None, seed: int | None = None,
     config_overrides: dict | None = None, random_init: bool = False,
@@ -149,10 +170,7 @@ def load_model(
         return build_model(config, head, seed)
 
     path = _model_folder(spec)
-    try:
-        config = AutoConfig.from_pretrained(path)
-    except (ValueError, OSError) as err:
-        raise LmlearnError(f"cannot read {path / 'config.json'}: {str(err).splitlines()[0]}") from err
+    config = read_config(path)
     _check_head(family_of(config), head, f"model '{spec}' ({config.model_type})")
     config.update(overrides)
     vocab_size = getattr(config, "vocab_size", None)

@@ -16,4 +16,4 @@ class ModelSettings:
     tokenizer: str | None = option(None, "tokenizer folder (default: the model folder's, else one trained on --data)")
     tokenizer_kind: Literal["bpe", "wordpiece", "unigram"] | None = option(
         None, "kind of tokenizer to train when none is given (default: the model family's)")
-    vocab_size: int = option(8000, "vocabulary size of a tokenizer trained on the data")
+    vocab_size: int = option(8000, "vocabulary size of a tokenizer trained on the data", range=">=1")

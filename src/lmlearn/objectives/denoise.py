@@ -37,18 +37,22 @@ _WORD_MARKS = ("Ġ", "▁")
 class DenoiseOptions:
     """BART's noise settings (fairseq's names)."""
 
-    mask_ratio: float = option(0.3, "denoise: share of words noised by masking, deletion or infilling")
+    mask_ratio: float = option(0.3, "denoise: share of words noised by masking, deletion or infilling", range="[0, 1]")
     mask_length: Literal["span-poisson", "word", "subword"] = option(
         "span-poisson", "denoise: what is masked: Poisson-length spans of whole words, single words, or single tokens")
     replace_length: int = option(
         1, "denoise: a masked span becomes one <mask> (1, infilling), nothing (0, deletion) or a <mask> per token (-1)")
-    random_ratio: float = option(0.1, "denoise: share of replacements and insertions that are random tokens, not <mask>")
-    insert_ratio: float = option(0.0, "denoise: insert this share of the length as extra <mask> or random tokens")
+    random_ratio: float = option(
+        0.1, "denoise: share of replacements and insertions that are random tokens, not <mask>", range="[0, 1]")
+    insert_ratio: float = option(0.0, "denoise: insert this share of the length as extra <mask> or random tokens",
+                                 range="[0, 1]")
     # fairseq's task default is 0.5; the paper's final model and the released BART-large use 0.
-    rotate_ratio: float = option(0.0, "denoise: probability of rotating a document to start at a random token")
-    permute_sentence_ratio: float = option(1.0, "denoise: share of each example's sentences shuffled among themselves")
+    rotate_ratio: float = option(0.0, "denoise: probability of rotating a document to start at a random token",
+                                 range="[0, 1]")
+    permute_sentence_ratio: float = option(1.0, "denoise: share of each example's sentences shuffled among themselves",
+                                           range="[0, 1]")
     # The paper says 3; the released BART-large was trained with 3.5.
-    poisson_lambda: float = option(3.0, "denoise: mean span length (in words) of text infilling")
+    poisson_lambda: float = option(3.0, "denoise: mean span length (in words) of text infilling", range=">0")
 
 
 class SentenceBlocks:

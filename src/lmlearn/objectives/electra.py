@@ -32,10 +32,11 @@ MASK_TOKEN_PROB = 0.85
 class ElectraOptions:
     """Settings of the `electra` objective."""
 
-    mlm_probability: float = option(0.15, "fraction of tokens masked (ELECTRA-Large: 0.25)")
+    mlm_probability: float = option(0.15, "fraction of tokens masked (ELECTRA-Large: 0.25)", range="(0, 1)")
     generator_size: float = option(0.25, "generator width as a fraction of the discriminator's "
-                                         "(ELECTRA: 1/4 small and large, 1/3 base)")
-    disc_weight: float = option(50.0, "weight of the replaced-token-detection loss against the generator's MLM loss")
+                                         "(ELECTRA: 1/4 small and large, 1/3 base)", range="(0, 1]")
+    disc_weight: float = option(50.0, "weight of the replaced-token-detection loss against the generator's MLM loss",
+                                range=">=0")
 
 
 def generator_config(disc: ElectraConfig, size: float) -> ElectraConfig:

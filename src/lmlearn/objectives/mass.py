@@ -42,7 +42,8 @@ MASK, RANDOM = 0.8, 0.1  # what a fragment token becomes in the encoder input; t
 class MassOptions:
     """MASS settings."""
 
-    mass_fragment_ratio: float = option(0.5, "mass: length of the masked fragment as a share of the example")
+    mass_fragment_ratio: float = option(0.5, "mass: length of the masked fragment as a share of the example",
+                                        range="(0, 1]")
 
 
 class MASS(Objective):

@@ -33,10 +33,11 @@ STATIC_CHUNK = 1024  # sequences masked at once when static masks are made in `p
 class MaskedLMOptions:
     """Settings of the masked-LM objectives."""
 
-    mlm_probability: float = option(0.15, "share of tokens to predict (mlm, mlm+nsp, mlm+sop)")
+    mlm_probability: float = option(0.15, "share of tokens to predict (mlm, mlm+nsp, mlm+sop)", range="(0, 1)")
     whole_word: bool = option(False, "mask all pieces of a word together (mlm, mlm+nsp; mlm+sop always does)")
     dupe_factor: int = option(0, "static masking: N masked copies of each sequence, made once (BERT used 10); "
-                                 "0 draws a fresh mask each time a sequence is served (RoBERTa) (mlm, mlm+nsp, mlm+sop)")
+                                 "0 draws a fresh mask each time a sequence is served (RoBERTa) (mlm, mlm+nsp, mlm+sop)",
+                                 range=">=0")
 
 
 def tokenize_documents(ds: datasets.Dataset, tokenizer, text_column: str) -> list[list[list[int]]]:

@@ -33,7 +33,7 @@ class SentencePairOptions(MaskedLMOptions):
     """Settings of the sentence-pair objectives."""
 
     short_seq_prob: float = option(0.1, "share of sentence pairs built shorter than the block, "
-                                         "uniform in length (mlm+nsp, mlm+sop)")
+                                         "uniform in length (mlm+nsp, mlm+sop)", range="[0, 1]")
 
 
 class Pair(NamedTuple):

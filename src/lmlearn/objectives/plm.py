@@ -28,8 +28,9 @@ from lmlearn.objectives.base import Objective
 class PermutationLMOptions:
     """Settings of the `plm` objective."""
 
-    plm_probability: float = option(1 / 6, "plm: fraction of tokens to predict (one span per span/p-token window)")
-    max_span_length: int = option(5, "plm: longest masked span, in tokens")
+    plm_probability: float = option(1 / 6, "plm: fraction of tokens to predict (one span per span/p-token window)",
+                                    range="(0, 1)")
+    max_span_length: int = option(5, "plm: longest masked span, in tokens", range=">=1")
 
 
 def plm_spans(shape: tuple[int, int], plm_probability: float, max_span_length: int,

@@ -28,7 +28,7 @@ from lmlearn.objectives.nsp import MaskedLMWithNSP, PairRule, SentencePairOption
 class SentenceOrderOptions(SentencePairOptions):
     """Settings of ALBERT's objective."""
 
-    max_ngram: int = option(3, "longest n-gram of whole words masked together (mlm+sop)")
+    max_ngram: int = option(3, "longest n-gram of whole words masked together (mlm+sop)", range=">=1")
 
 
 def sentence_order_rule(rng: random.Random) -> PairRule:

@@ -39,9 +39,10 @@ _NEWLINE = "Ċ"
 class SpanBERTOptions:
     """Settings of the `span` objective."""
 
-    mlm_probability: float = option(0.15, "fraction of tokens to mask")
-    span_geometric_p: float = option(0.2, "span: p of the geometric span length in words (paper 0.2, code 0.3)")
-    max_span_words: int = option(10, "span: longest span, in words")
+    mlm_probability: float = option(0.15, "fraction of tokens to mask", range="(0, 1)")
+    span_geometric_p: float = option(0.2, "span: p of the geometric span length in words (paper 0.2, code 0.3)",
+                                     range="(0, 1]")
+    max_span_words: int = option(10, "span: longest span, in words", range=">=1")
 
 
 def span_length_probs(p: float, max_words: int) -> torch.Tensor:

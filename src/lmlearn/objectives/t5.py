@@ -24,8 +24,8 @@ from lmlearn.objectives.base import Objective
 class SpanCorruptionOptions:
     """Settings of T5 span corruption."""
 
-    noise_density: float = option(0.15, "t5: fraction of each block's tokens that are corrupted")
-    mean_noise_span_length: float = option(3.0, "t5: mean length of a corrupted span")
+    noise_density: float = option(0.15, "t5: fraction of each block's tokens that are corrupted", range="(0, 1)")
+    mean_noise_span_length: float = option(3.0, "t5: mean length of a corrupted span", range=">0")
 
 
 def noise_counts(length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:

@@ -44,8 +44,9 @@ _LATIN = re.compile(r"[A-Za-z]")
 class TranslationLMOptions:
     """Settings of XLM translation LM."""
 
-    mlm_probability: float = option(0.15, "fraction of tokens selected for prediction")
-    tlm_mix: float = option(0.5, "tlm: fraction of examples that are translation pairs (the rest: monolingual MLM)")
+    mlm_probability: float = option(0.15, "fraction of tokens selected for prediction", range="(0, 1)")
+    tlm_mix: float = option(0.5, "tlm: fraction of examples that are translation pairs (the rest: monolingual MLM)",
+                            range="[0, 1]")
     source_column: str = option("source", "tlm: column of the first language of a parallel pair")
     target_column: str = option("target", "tlm: column of its translation")
 

@@ -32,8 +32,8 @@ class QAOptions:
     answers_column: str = option("answers", "column holding {'text': [...], 'answer_start': [...]} (qa)")
     qa_rules: Literal["squad", "korquad"] = option(
         "squad", "EM/F1 normalisation: squad (English words, no articles) or korquad (F1 over characters) (qa)")
-    doc_stride: int = option(64, "tokens shared by consecutive windows of a long context (qa)")
-    max_answer_length: int = option(30, "longest answer predicted, in tokens (qa)")
+    doc_stride: int = option(64, "tokens shared by consecutive windows of a long context (qa)", range=">=0")
+    max_answer_length: int = option(30, "longest answer predicted, in tokens (qa)", range=">=1")
 
 
 def answer_lists(value: Any) -> tuple[list, list] | None:

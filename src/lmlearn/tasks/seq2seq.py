@@ -34,8 +34,9 @@ class Seq2SeqOptions:
     source_column: str = option("source", "column holding the input text (seq2seq)")
     target_column: str = option("target", "column holding the output text (seq2seq)")
     source_prefix: str = option("", "text put before every source, T5's task prefix such as 'summarize: ' (seq2seq)")
-    max_target_length: int = option(64, "target tokens kept for training and the most tokens generated (seq2seq)")
-    num_beams: int = option(1, "beams of the generation search; 1 is greedy decoding (seq2seq)")
+    max_target_length: int = option(64, "target tokens kept for training and the most tokens generated (seq2seq)",
+                                    range=">=1")
+    num_beams: int = option(1, "beams of the generation search; 1 is greedy decoding (seq2seq)", range=">=1")
     seq2seq_metrics: str = option("rouge,bleu", "comma-separated scores of the generated text: rouge, bleu, "
                                                 "chrf, accuracy; the first is the headline (seq2seq)")
 

@@ -24,14 +24,16 @@ class LocalSeq2Seq:
     def __init__(self, model: str | None, prefix: str, forced_bos_token: str | None, max_new_tokens: int,
                  device: str):
         import torch
-        from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        from lmlearn.models.factory import read_config
 
         if not model:
             raise LmlearnError("--backend local needs --model: a folder holding a seq2seq model and its tokenizer")
         folder = Path(model).expanduser()
         if not (folder / "config.json").is_file():
             raise LmlearnError(f"--model {model}: no config.json there; give a folder saved with save_pretrained")
-        if not getattr(AutoConfig.from_pretrained(folder), "is_encoder_decoder", False):
+        if not getattr(read_config(folder), "is_encoder_decoder", False):
             raise LmlearnError(f"--model {model}: not an encoder-decoder model; serve a decoder-only model behind an "
                                "OpenAI-compatible server and use --backend openai")
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
