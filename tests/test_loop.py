@@ -9,10 +9,11 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.clm import CausalLM
-from lmlearn.train.checkpoint import list_checkpoints
-from lmlearn.train.loop import BatchOrder, train
-from lmlearn.train.optim import lr_factor, make_optimizer
-from lmlearn.train.settings import TrainSettings
+from lmlearn.engine.checkpoint import list_checkpoints
+from lmlearn.engine.loop import BatchOrder, train
+from lmlearn.engine.method import shard
+from lmlearn.engine.optim import lr_factor, make_optimizer
+from lmlearn.engine.settings import TrainSettings
 
 
 def tiny_gpt(dropout=0.0):
@@ -64,8 +65,11 @@ def test_batch_order_covers_each_epoch_once_and_reshuffles():
     assert sorted(epoch0.tolist()) == list(range(20)) == sorted(epoch1.tolist())
     assert not torch.equal(epoch0, epoch1)
     assert torch.equal(BatchOrder(20, 4, 3).indices(7), order.indices(7))
-    ranks = [BatchOrder(20, 2, 3, rank=r, world=2).indices(0) for r in range(2)]
-    assert torch.equal(torch.cat(ranks), order.indices(0))
+    # each of N processes keeps its rows of the one global micro-batch; scalars go to all
+    batch = {"input_ids": torch.arange(8).view(4, 2), "sample_seed": torch.tensor(5)}
+    parts = [shard(CausalLM(), batch, 4, rank, 2) for rank in range(2)]
+    assert torch.equal(torch.cat([p["input_ids"] for p in parts]), batch["input_ids"])
+    assert all(int(p["sample_seed"]) == 5 for p in parts)
     with pytest.raises(LmlearnError, match="fewer than one batch"):
         BatchOrder(n=3, batch_size=4, seed=0)
 
@@ -126,3 +130,83 @@ def test_resume_refuses_a_checkpoint_that_carries_a_pickle_payload(tmp_path, fil
     with pytest.raises(LmlearnError, match=rf"{file}: refused, it holds objects other than tensors"):
         train(tiny_gpt(), CausalLM(), data, None, quiet(max_steps=6, batch_size=4, resume=True), tmp_path)
     assert not marker.exists()
+
+
+def _sgd(model, settings):
+    """Plain SGD at lr 1: one step moves each weight by exactly minus its gradient."""
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0)
+
+
+def _sft_rows(n=8, seed=0):
+    """Chat-like rows of very different lengths, the loss on the answer tokens only."""
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for i in range(n):
+        length = 3 + int(torch.randint(0, 13, (1,), generator=g))
+        ids = torch.randint(1, 64, (length,), generator=g).tolist()
+        prompt = 1 if i % 2 else length // 2
+        rows.append([(ids, [-100] * prompt + ids[prompt:])])
+    return rows
+
+
+def _one_step_gradient(method, rows, tmp_path, monkeypatch, **kw):
+    monkeypatch.setattr("lmlearn.engine.loop.make_optimizer", _sgd)
+    model = tiny_gpt()
+    before = copy.deepcopy(model)
+    train(model, method, rows, None, quiet(max_steps=1, max_grad_norm=0.0, **kw), tmp_path)
+    return [(b - a).detach() for a, b in zip(model.parameters(), before.parameters())]
+
+
+def test_accumulation_weighs_every_token_alike_on_variable_length_sft_batches(tmp_path, monkeypatch):
+    """Batch 2 x accumulation 4 gives the gradient of batch 8 x 1: the mean over all answer tokens,
+    not the mean of four micro-batch means (which would weigh short conversations up)."""
+    from lmlearn.engine.method import StepOutput
+    from lmlearn.instruct.sft import SFT
+
+    class MeanOfMeans(SFT):  # what the loop did before: every micro-batch counts once
+        def step(self, models, batch):
+            return StepOutput(self.loss(models.model, batch), 1)
+
+    rows = _sft_rows()
+    whole = _one_step_gradient(SFT(pad_id=0), rows, tmp_path / "whole", monkeypatch, batch_size=8)
+    accumulated = _one_step_gradient(SFT(pad_id=0), rows, tmp_path / "acc", monkeypatch, batch_size=2, grad_accum=4)
+    naive = _one_step_gradient(MeanOfMeans(pad_id=0), rows, tmp_path / "naive", monkeypatch, batch_size=2,
+                               grad_accum=4)
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=0) for a, b in zip(whole, accumulated))
+    assert max(float((a - b).abs().max()) for a, b in zip(whole, naive)) > 1e-3
+
+
+class _Stopping(CausalLM):
+    """CLM that sends itself SIGTERM during one step, or crashes there (as a kill -9 would end it)."""
+
+    def __init__(self, at, how):
+        self.at, self.how, self.calls = at, how, 0
+
+    def loss(self, model, batch):
+        self.calls += 1
+        if self.calls == self.at:
+            if self.how == "crash":
+                raise RuntimeError("killed")
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().loss(model, batch)
+
+
+@pytest.mark.parametrize("how", ["signal", "crash"])
+def test_resume_inside_a_logging_window_logs_what_an_uninterrupted_run_logs(tmp_path, how):
+    from lmlearn.engine.loop import TrainingInterrupted
+    from lmlearn.engine.metrics import read_metrics
+
+    data = torch.randint(0, 64, (64, 16))
+    settings = dict(max_steps=20, batch_size=4, log_every=10, save_every=7, lr=3e-3)
+    train(tiny_gpt(), CausalLM(), data, None, quiet(**settings), tmp_path / "whole")
+    with pytest.raises(TrainingInterrupted if how == "signal" else RuntimeError):
+        train(tiny_gpt(), _Stopping(13 if how == "signal" else 16, how), data, None, quiet(**settings), tmp_path / "cut")
+    # the signal saved step 13 (three steps into the second window); the crash left step 14's checkpoint
+    train(tiny_gpt(), CausalLM(), data, None, quiet(**settings, resume=True), tmp_path / "cut")
+    whole, cut = read_metrics(tmp_path / "whole" / "metrics.jsonl"), read_metrics(tmp_path / "cut" / "metrics.jsonl")
+    assert [r["step"] for r in cut] == [r["step"] for r in whole] == [10, 20]
+    for a, b in zip(whole, cut):
+        assert abs(a["loss"] - b["loss"]) <= 1e-6 and a["tokens_seen"] == b["tokens_seen"]

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from lmlearn.errors import LmlearnError
-from lmlearn.io import atomic_write_dir, atomic_write_json
+from lmlearn.io import atomic_write_dir, atomic_write_json, atomic_write_text
 from lmlearn.models.settings import ModelSettings
-from lmlearn.train.checkpoint import list_checkpoints
+from lmlearn.engine.checkpoint import list_checkpoints
 
 
 def prepare_out_dir(out: str | Path, resume: bool, overwrite: bool) -> Path:
@@ -30,6 +30,29 @@ def prepare_out_dir(out: str | Path, resume: bool, overwrite: bool) -> Path:
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def start_run(settings: Any) -> tuple[Any, Path]:
+    """The run's Accelerator, created before anything else, and its output folder, prepared by the
+    main process alone (the others wait): under `accelerate launch` one process cleans and writes."""
+    from lmlearn.engine.loop import make_accelerator
+
+    accelerator = make_accelerator(settings)
+    out = Path(settings.out)
+    if accelerator.is_main_process:
+        out = prepare_out_dir(settings.out, settings.resume, settings.overwrite)
+    accelerator.wait_for_everyone()
+    return accelerator, out
+
+
+def resolve_model_dir(path: str) -> Path:
+    """Accept a model folder or a run folder that holds `model/`."""
+    p = Path(path)
+    if (p / "model" / "config.json").is_file():
+        return p / "model"
+    if (p / "config.json").is_file():
+        return p
+    raise LmlearnError(f"--model {path}: no config.json there or in {p / 'model'}")
 
 
 def has_checkpoint(out: str | Path) -> bool:
@@ -60,9 +83,18 @@ def check_family(spec: str, families: Iterable[str], what: str) -> str:
     return family
 
 
-def get_tokenizer(settings: ModelSettings, out: Path, family: str, texts: Iterable[str] | None):
+def get_tokenizer(settings: ModelSettings, out: Path, family: str, texts: Iterable[str] | None,
+                  accelerator: Any = None):
     """The run's tokenizer: the one saved by an earlier attempt of this run, --tokenizer, the model
-    folder's, or one trained on `texts` (saved to OUT/tokenizer so a resumed run reuses it)."""
+    folder's, or one trained on `texts` (saved to OUT/tokenizer so a resumed run reuses it). Under
+    several processes the main one trains and saves it first; the others read what it saved."""
+    if accelerator is not None and accelerator.num_processes > 1:
+        with accelerator.main_process_first():
+            return _tokenizer(settings, out, family, texts, follower=not accelerator.is_main_process)
+    return _tokenizer(settings, out, family, texts, follower=False)
+
+
+def _tokenizer(settings: ModelSettings, out: Path, family: str, texts: Iterable[str] | None, follower: bool):
     from transformers import AutoTokenizer
 
     from lmlearn.models.factory import load_tokenizer
@@ -79,6 +111,8 @@ def get_tokenizer(settings: ModelSettings, out: Path, family: str, texts: Iterab
         return tok
     if texts is None:
         raise LmlearnError(f"--model {settings.model} has no tokenizer; pass --tokenizer DIR")
+    if follower:  # the main process has trained it and saved it there
+        return AutoTokenizer.from_pretrained(str(saved))
     from lmlearn.tokenization import train_tokenizer
 
     tok = train_tokenizer(texts, family=family, kind=settings.tokenizer_kind, vocab_size=settings.vocab_size)
@@ -95,9 +129,26 @@ def save_model(model: Any, tokenizer: Any, path: str | Path) -> Path:
     return atomic_write_dir(path, fill)
 
 
-def write_summary(out: str | Path, summary: dict[str, Any]) -> None:
-    """Write OUT/summary.json atomically."""
-    atomic_write_json(Path(out) / "summary.json", summary)
+def write_summary(out: str | Path, summary: dict[str, Any], command: str = "") -> None:
+    """Write OUT/summary.json atomically, and OUT/model/README.md (a model card: what the model is,
+    how it was trained, on what, and how it scored) when the run saved a model folder."""
+    out = Path(out)
+    atomic_write_json(out / "summary.json", summary)
+    if (out / "model" / "config.json").is_file():
+        atomic_write_text(out / "model" / "README.md", model_card(summary, command, out))
+
+
+def model_card(summary: dict[str, Any], command: str, out: Path) -> str:
+    """A Hugging Face style model card from a run's summary and settings (OUT/config.yaml)."""
+    settings = (out / "config.yaml").read_text(encoding="utf-8") if (out / "config.yaml").is_file() else ""
+    method = summary.get("objective") or summary.get("task") or ("instruction tuning" if command == "instruct" else "")
+    rows = "\n".join(f"| {key} | {value} |" for key, value in summary.items()
+                     if isinstance(value, (int, float, str)) and not isinstance(value, bool))
+    return (f"---\nlibrary_name: transformers\ntags: [lmlearn, {command or 'train'}]\n---\n\n"
+            f"# {out.name}\n\nTrained with `lmlearn {command}`: {method} from `{summary.get('model')}`.\n"
+            f"Loads with `AutoModel*.from_pretrained` (the head of the method it was trained with).\n\n"
+            f"## Results\n\n| key | value |\n|---|---|\n{rows}\n\n"
+            f"## Settings (config.yaml)\n\n```yaml\n{settings}```\n")
 
 
 def read_summary(out: str | Path) -> dict[str, Any]:

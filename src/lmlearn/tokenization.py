@@ -10,11 +10,8 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from transformers import PreTrainedTokenizerFast
 
 from lmlearn.errors import LmlearnError
+from lmlearn.families import FAMILIES
 
-FAMILIES: tuple[str, ...] = (
-    "gpt2", "llama", "gpt-neox", "bert", "roberta", "albert",
-    "electra", "deberta-v2", "xlnet", "distilbert", "bart", "t5",
-)
 KINDS: tuple[str, ...] = ("bpe", "wordpiece", "unigram")
 
 _DEFAULT_KIND = {

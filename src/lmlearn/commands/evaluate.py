@@ -53,7 +53,7 @@ def run(cfg: Config) -> dict[str, Any]:
     """Evaluate and write the outputs; returns the results dict."""
     import json
 
-    from lmlearn.commands.generate import resolve_model_dir
+    from lmlearn.run import resolve_model_dir
     from lmlearn.evaluation import harness, lm
     from lmlearn.evaluation.task import load_task
     from lmlearn.io import atomic_write_json, atomic_write_text

@@ -13,7 +13,7 @@ from lmlearn.adapters.settings import PeftSettings
 from lmlearn.config import option
 from lmlearn.data.settings import DataSettings
 from lmlearn.models.settings import ModelSettings
-from lmlearn.train.settings import TrainSettings
+from lmlearn.engine.settings import TrainSettings
 
 
 @dataclass
@@ -81,7 +81,7 @@ def _read(task: Any, cfg: Any, report: Any) -> tuple[Any, Any]:
 
 def run(cfg: Any) -> dict[str, Any]:
     """Fine-tune, predict the test data, and write OUT/model, OUT/predictions.jsonl, OUT/summary.json."""
-    from lmlearn.run import check_family, prepare_out_dir
+    from lmlearn.run import check_family, start_run
     from lmlearn.tasks import get_task
 
     task_class = get_task(cfg.task)
@@ -96,7 +96,7 @@ def run(cfg: Any) -> dict[str, Any]:
         from lmlearn.adapters.apply import check_peft
 
         check_peft(cfg.peft, family, task_class.head)
-    out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
+    accelerator, out = start_run(cfg)
 
     import datasets
     from transformers import set_seed
@@ -105,13 +105,14 @@ def run(cfg: Any) -> dict[str, Any]:
     from lmlearn.data.sources import ReadReport
     from lmlearn.io import atomic_write_text
     from lmlearn.run import get_tokenizer, write_summary
-    from lmlearn.train.loop import train
+    from lmlearn.engine.loop import train
 
     if not cfg.progress:
         datasets.disable_progress_bars()
     report = ReadReport()
     reader = task_class(cfg)
-    train_ds, eval_ds = _read(reader, cfg, report)
+    with accelerator.main_process_first():  # the main process fills the datasets cache; the others read it
+        train_ds, eval_ds = _read(reader, cfg, report)
     if report.skipped:
         print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
     set_seed(cfg.seed)
@@ -120,7 +121,7 @@ def run(cfg: Any) -> dict[str, Any]:
 
         tokenizer = static.get_tokenizer(cfg, out, reader.tokenizer_texts(train_ds))
     else:
-        tokenizer = get_tokenizer(cfg, out, family, reader.tokenizer_texts(train_ds))
+        tokenizer = get_tokenizer(cfg, out, family, reader.tokenizer_texts(train_ds), accelerator)
     task = task_class(cfg, tokenizer)
     task.fit(train_ds)
     if cfg.static_embeddings:
@@ -135,11 +136,14 @@ def run(cfg: Any) -> dict[str, Any]:
         from lmlearn.transfer.freeze import freeze_backbone
 
         freeze_backbone(model)
-    train_examples = task.prepare(train_ds, what="training data")
-    eval_examples = task.prepare(eval_ds, what="test data")
-    config.save(cfg, out / "config.yaml")
+    with accelerator.main_process_first():
+        train_examples = task.prepare(train_ds, what="training data")
+        eval_examples = task.prepare(eval_ds, what="test data")
+    if accelerator.is_main_process:
+        config.save(cfg, out / "config.yaml")
 
-    result = train(model, task, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg))
+    result = train(model, task, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg),
+                   accelerator=accelerator)
     model = result.accelerator.unwrap_model(model)
     predictions = task.predict(model, eval_examples, cfg.batch_size, result.accelerator.device)
     scores = task.score(eval_ds, predictions)
@@ -161,7 +165,7 @@ def run(cfg: Any) -> dict[str, Any]:
             save_adapter(model, tokenizer, out / "adapter", base=adapter_base(cfg.model, out))
         else:
             task.save(model, out / "model")
-        write_summary(out, summary)
+        write_summary(out, summary, "finetune")
     return summary
 
 

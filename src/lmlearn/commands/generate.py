@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from lmlearn.config import option
-from lmlearn.errors import LmlearnError
 
 
 @dataclass
@@ -26,22 +24,13 @@ class Config:
     seed: int = option(0, "seed for sampling")
 
 
-def resolve_model_dir(path: str) -> Path:
-    """Accept a model folder or a run folder that holds `model/`."""
-    p = Path(path)
-    if (p / "model" / "config.json").is_file():
-        return p / "model"
-    if (p / "config.json").is_file():
-        return p
-    raise LmlearnError(f"--model {path}: no config.json there or in {p / 'model'}")
-
-
 def generate(cfg: Config) -> list[str]:
     """Generate `num_return_sequences` continuations of the prompt; returns the new text only."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
 
     from lmlearn.models.factory import read_config
+    from lmlearn.run import resolve_model_dir
 
     folder = resolve_model_dir(cfg.model)
     is_seq2seq = getattr(read_config(folder), "is_encoder_decoder", False)

@@ -14,7 +14,7 @@ from lmlearn.config import option
 from lmlearn.data.settings import DataSettings
 from lmlearn.errors import LmlearnError
 from lmlearn.models.settings import ModelSettings
-from lmlearn.train.settings import TrainSettings
+from lmlearn.engine.settings import TrainSettings
 
 # preset families; a model folder of another architecture is trained as a causal LM
 CAUSAL_FAMILIES = ("gpt2", "llama", "gpt-neox")
@@ -151,16 +151,17 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
     from lmlearn.instruct.residual_dropout import apply_residual_dropout
     from lmlearn.instruct.sft import SFT, prepare
     from lmlearn.instruct.templates import BUILTIN, resolve_template, tokenizer_texts
-    from lmlearn.run import get_tokenizer, prepare_out_dir, save_model, write_summary
-    from lmlearn.train.loop import train
+    from lmlearn.run import get_tokenizer, save_model, start_run, write_summary
+    from lmlearn.engine.loop import train
 
-    out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
+    accelerator, out = start_run(cfg)
     report = ReadReport()
-    train_rows, eval_rows = _split(cfg, report)
+    with accelerator.main_process_first():  # the main process fills the datasets cache; the others read it
+        train_rows, eval_rows = _split(cfg, report)
     if report.skipped:
         print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
     texts = tokenizer_texts((chat for _, chats in train_rows for chat in chats), cfg.template)
-    tokenizer = get_tokenizer(cfg, out, family, texts)
+    tokenizer = get_tokenizer(cfg, out, family, texts, accelerator)
     template = resolve_template(cfg.template, tokenizer)
     set_seed(cfg.seed)
     model, grew = _build_model(cfg, head, tokenizer, template)
@@ -179,10 +180,11 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
     eval_set = None if eval_rows is None else prepare(eval_rows, template, tokenizer, cfg.block_size, seq2seq=seq2seq)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     objective = SFT(pad_id, seq2seq=seq2seq, packed=cfg.packing)
-    config.save(cfg, out / "config.yaml")
+    if accelerator.is_main_process:
+        config.save(cfg, out / "config.yaml")
 
     result = train(model, objective, train_set.rows, eval_set and eval_set.rows, cfg, out,
-                   run_config=config.to_dict(cfg))
+                   run_config=config.to_dict(cfg), accelerator=accelerator)
     trained = result.accelerator.unwrap_model(model)
     if result.accelerator.is_main_process:
         if cfg.peft:
@@ -205,7 +207,7 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
         "wall_time_sec": round(result.wall_time, 2), "skipped_rows": report.skipped,
     }
     if result.accelerator.is_main_process:
-        write_summary(out, summary)
+        write_summary(out, summary, "instruct")
     return summary
 
 

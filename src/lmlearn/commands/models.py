@@ -16,7 +16,7 @@ class Config:
 
 def main(cfg: Config) -> int:
     """Print one line per preset."""
-    from lmlearn.models.presets import describe_presets
+    from lmlearn.models.factory import describe_presets
 
     rows = [r for r in describe_presets() if cfg.family in (None, r["family"])]
     print(f"{'preset':<20} {'hidden':>6} {'layers':>6} {'heads':>5} {'params (vocab 8000)':>20}")

@@ -12,7 +12,7 @@ from lmlearn.adapters.settings import PeftSettings
 from lmlearn.config import option
 from lmlearn.data.settings import DataSettings
 from lmlearn.models.settings import ModelSettings
-from lmlearn.train.settings import TrainSettings
+from lmlearn.engine.settings import TrainSettings
 
 
 @dataclass
@@ -63,7 +63,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     """Pre-train, then write OUT/model (with --peft: OUT/adapter), OUT/metrics.jsonl and OUT/summary.json;
     return the summary."""
     from lmlearn.objectives import get_objective
-    from lmlearn.run import check_family, get_tokenizer, prepare_out_dir
+    from lmlearn.run import check_family, get_tokenizer, start_run
 
     objective_class = get_objective(cfg.objective)
     family = check_family(cfg.model, objective_class.families, f"objective '{cfg.objective}'")
@@ -71,7 +71,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
         from lmlearn.adapters.apply import check_peft
 
         check_peft(cfg.peft, family, objective_class.head)
-    out = prepare_out_dir(cfg.out, cfg.resume, cfg.overwrite)
+    accelerator, out = start_run(cfg)
 
     import datasets
     from transformers import set_seed
@@ -79,23 +79,27 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     from lmlearn.adapters.apply import adapter_base, parameter_summary, save_adapter
     from lmlearn.data.sources import ReadReport, iter_texts
     from lmlearn.run import write_summary
-    from lmlearn.train.loop import train
+    from lmlearn.engine.loop import train
 
     if not cfg.progress:
         datasets.disable_progress_bars()
     report = ReadReport()
-    train_ds, eval_ds = _split(cfg, report)
+    with accelerator.main_process_first():  # the main process fills the datasets cache; the others read it
+        train_ds, eval_ds = _split(cfg, report)
     if report.skipped:
         print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
-    tokenizer = get_tokenizer(cfg, out, family, iter_texts(train_ds, cfg.text_column))
+    tokenizer = get_tokenizer(cfg, out, family, iter_texts(train_ds, cfg.text_column), accelerator)
     objective = objective_class(cfg, tokenizer)
     set_seed(cfg.seed)
     model = _build_model(objective, cfg, family, out)
-    train_examples = objective.prepare(train_ds, what="training data")
-    eval_examples = None if eval_ds is None else objective.prepare(eval_ds, what="held-out data")
-    config.save(cfg, out / "config.yaml")
+    with accelerator.main_process_first():
+        train_examples = objective.prepare(train_ds, what="training data")
+        eval_examples = None if eval_ds is None else objective.prepare(eval_ds, what="held-out data")
+    if accelerator.is_main_process:
+        config.save(cfg, out / "config.yaml")
 
-    result = train(model, objective, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg))
+    result = train(model, objective, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg),
+                   accelerator=accelerator)
     trained = result.accelerator.unwrap_model(model)
     if result.accelerator.is_main_process:
         if cfg.peft:
@@ -115,7 +119,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
         "skipped_rows": report.skipped,
     }
     if result.accelerator.is_main_process:
-        write_summary(out, summary)
+        write_summary(out, summary, "pretrain")
     return summary
 
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 import collections
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmlearn.evaluation import lm as lm_mod
 from lmlearn.evaluation import metrics as M
-
-if TYPE_CHECKING:
-    from lmlearn.evaluation.task import Task
 
 MODES = ("few_shot", "zero_shot")
 # Kojima et al.'s triggers (Table 4's best, and the arithmetic answer trigger), and Korean renderings.
@@ -110,7 +107,7 @@ def majority_vote(answers: list[str]) -> tuple[str, dict[str, int]]:
     return winner, dict(votes)
 
 
-def run(task: Task, lm: lm_mod.LanguageModel, docs: list[dict], contexts: list[str], batch_size: int, *,
+def run(task: Any, lm: lm_mod.LanguageModel, docs: list[dict], contexts: list[str], batch_size: int, *,
         seed: int = 0, num_samples: int | None = None, temperature: float | None = None,
         top_p: float | None = None) -> tuple[dict[str, list], list[dict]]:
     """Reason (and, zero-shot, extract the answer in a second stage) over one or more paths, then vote."""

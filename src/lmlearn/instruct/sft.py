@@ -11,6 +11,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lmlearn.engine.method import Models, StepOutput, count_targets
 from lmlearn.errors import LmlearnError
 from lmlearn.instruct.formats import Conversation
 from lmlearn.instruct.packing import Example, pack, packed_batch, padded_batch, seq2seq_batch
@@ -109,6 +110,11 @@ class SFT:
         losses = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE,
                                  reduction="none")
         return losses.view_as(targets)
+
+    def step(self, models: Models, batch: dict[str, torch.Tensor]) -> StepOutput:
+        """The mean over the batch's assistant tokens, weighted by their number (token-weighted
+        accumulation: a short conversation's tokens count as much as a long one's)."""
+        return StepOutput(self.loss(models.model, batch), count_targets(batch, shifted=not self.seq2seq))
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean cross-entropy over the batch's assistant tokens."""

@@ -25,7 +25,15 @@ from transformers import (
 )
 
 from lmlearn.errors import LmlearnError
-from lmlearn.models.presets import FAMILIES, build_config, parse_preset, preset_names
+from lmlearn.models.presets import (
+    DESCRIBE_VOCAB,
+    FAMILIES,
+    SpecialIds,
+    build_config,
+    parse_preset,
+    preset_config,
+    preset_names,
+)
 
 HEAD_CLASSES = {
     "causal-lm": AutoModelForCausalLM,
@@ -195,3 +203,21 @@ def load_tokenizer(spec: str) -> PreTrainedTokenizerFast | None:
     if not path.is_dir() or not any((path / name).is_file() for name in TOKENIZER_FILES):
         return None
     return AutoTokenizer.from_pretrained(path)
+
+
+def describe_presets() -> list[dict]:
+    """One row per preset: name, family, size, hidden, layers, heads and parameters at vocab 8000."""
+    rows = []
+    for name in preset_names():
+        family, size = parse_preset(name)
+        config = preset_config(family, size, SpecialIds(DESCRIBE_VOCAB, pad=0, bos=1, eos=2))
+        with torch.device("meta"):  # shapes only: no memory, no init
+            model = build_model(config, lm_head_of(family))
+        rows.append({
+            "name": name, "family": family, "size": size, "hidden": config.hidden_size,
+            # encoder-decoders: layers is the encoder's depth and decoder_layers the decoder's
+            "layers": config.num_hidden_layers,
+            "decoder_layers": getattr(config, "decoder_layers", getattr(config, "num_decoder_layers", 0)),
+            "heads": config.num_attention_heads, "parameters": count_parameters(model)[1],
+        })
+    return rows

@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
 from transformers import (
     AlbertConfig,
     BartConfig,
@@ -25,11 +24,8 @@ from transformers import (
 )
 
 from lmlearn.errors import LmlearnError
+from lmlearn.families import FAMILIES
 
-FAMILIES: tuple[str, ...] = (
-    "gpt2", "llama", "gpt-neox", "bert", "roberta", "albert",
-    "electra", "deberta-v2", "xlnet", "distilbert", "bart", "t5",
-)
 SIZES = ("tiny", "small")
 MAX_POSITIONS = 512
 DESCRIBE_VOCAB = 8000
@@ -224,7 +220,8 @@ def _first(*ids: int | None) -> int | None:
     return next((i for i in ids if i is not None), None)
 
 
-def _config(family: str, size: str, ids: SpecialIds) -> PreTrainedConfig:
+def preset_config(family: str, size: str, ids: SpecialIds) -> PreTrainedConfig:
+    """The config of preset family-size with the given vocabulary size and special ids."""
     return BUILDERS[family](SHAPE_OVERRIDES.get((family, size), SHAPES[size]), ids)
 
 
@@ -241,28 +238,4 @@ def build_config(name: str, tokenizer) -> PreTrainedConfig:
     for token in REQUIRED_TOKENS.get(family, ()):
         if getattr(ids, token) is None:
             raise LmlearnError(f"preset '{name}' needs a tokenizer with a {token} token; this one has none")
-    return _config(family, size, ids)
-
-
-def _decoder_layers(config: PreTrainedConfig) -> int:
-    return getattr(config, "decoder_layers", getattr(config, "num_decoder_layers", 0))
-
-
-def describe_presets() -> list[dict]:
-    """One row per preset: name, family, size, hidden, layers, heads and parameters at vocab 8000."""
-    # factory imports this module, so its model builder is imported here rather than at the top.
-    from lmlearn.models.factory import build_model, count_parameters, lm_head_of
-
-    rows = []
-    for name in preset_names():
-        family, size = _parse_or_raise(name)
-        config = _config(family, size, SpecialIds(DESCRIBE_VOCAB, pad=0, bos=1, eos=2))
-        with torch.device("meta"):  # shapes only: no memory, no init
-            model = build_model(config, lm_head_of(family))
-        rows.append({
-            "name": name, "family": family, "size": size, "hidden": config.hidden_size,
-            # encoder-decoders: layers is the encoder's depth and decoder_layers the decoder's
-            "layers": config.num_hidden_layers, "decoder_layers": _decoder_layers(config),
-            "heads": config.num_attention_heads, "parameters": count_parameters(model)[1],
-        })
-    return rows
+    return preset_config(family, size, ids)

@@ -20,6 +20,7 @@ from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTrainin
 
 from lmlearn.config import option
 from lmlearn.data.blocks import framed_blocks
+from lmlearn.engine.method import Models, StepOutput
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
 
@@ -78,6 +79,8 @@ class ElectraOutput:
     discriminator_loss: torch.Tensor
     fake_ids: torch.Tensor
     replaced: torch.Tensor
+    discriminator_accuracy: torch.Tensor  # over non-pad tokens: replaced or not, called right
+    replaced_fraction: torch.Tensor  # of non-pad tokens: the discriminator's prior (all "original" scores 1 - this)
 
 
 class GeneratorDiscriminator(nn.Module):
@@ -114,7 +117,11 @@ class GeneratorDiscriminator(nn.Module):
         discriminator_loss = F.binary_cross_entropy_with_logits(
             disc_logits.float(), replaced.float(), weight=weight, reduction="sum") / weight.sum()
         loss = generator_loss + self.disc_weight * discriminator_loss
-        return ElectraOutput(loss, generator_loss, discriminator_loss, fake_ids, replaced)
+        with torch.no_grad():
+            real = attention_mask.bool()
+            accuracy = ((disc_logits > 0) == replaced)[real].float().mean()
+            replaced_fraction = replaced[real].float().mean()
+        return ElectraOutput(loss, generator_loss, discriminator_loss, fake_ids, replaced, accuracy, replaced_fraction)
 
 
 class Electra(Objective):
@@ -134,6 +141,14 @@ class Electra(Objective):
         generator = build_model(generator_config(discriminator.config, self.cfg.generator_size), "masked-lm",
                                 seed=seed + 1)
         return GeneratorDiscriminator(generator, discriminator, self.cfg.disc_weight)
+
+    def step(self, models: Models, batch: dict[str, torch.Tensor]) -> StepOutput:
+        """The summed loss over the non-pad tokens (the discriminator's units; its term dominates), with
+        both losses, the discriminator's accuracy and the share of replaced tokens as metrics."""
+        out = models.model(**batch)
+        return StepOutput(out.loss, batch["attention_mask"].sum(), {
+            "generator_loss": out.generator_loss.detach(), "discriminator_loss": out.discriminator_loss.detach(),
+            "discriminator_accuracy": out.discriminator_accuracy, "replaced_fraction": out.replaced_fraction})
 
     def save(self, model: GeneratorDiscriminator, path: str | Path) -> None:
         """Keep only the discriminator (an ElectraForPreTraining folder), as ELECTRA does."""

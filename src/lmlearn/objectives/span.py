@@ -24,6 +24,7 @@ from torch import nn
 
 from lmlearn.config import option
 from lmlearn.data.blocks import framed_blocks
+from lmlearn.engine.method import Models, StepOutput, rows_of
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.base import Objective
 
@@ -206,6 +207,21 @@ class SpanBERT(Objective):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return SpanBERTModel(mlm)
+
+    def step(self, models: Models, batch: dict[str, torch.Tensor]) -> StepOutput:
+        """MLM + SBO, weighted by the masked tokens, with both parts as metrics."""
+        out = models.model(**batch)
+        return StepOutput(out.loss, (batch["labels"] != -100).sum(),
+                          {"mlm_loss": out.mlm_loss.detach(), "sbo_loss": out.sbo_loss.detach()})
+
+    def shard(self, batch: dict[str, torch.Tensor], rank: int, world: int) -> dict[str, torch.Tensor]:
+        """A process's rows, with the SBO targets of those rows (their row index made local)."""
+        lo, hi = rows_of(rank, world, batch["input_ids"].shape[0])
+        part = {k: v[lo:hi] for k, v in batch.items() if not k.startswith("sbo_")}
+        keep = (batch["sbo_index"] >= lo) & (batch["sbo_index"] < hi)
+        part.update({k: v[keep] for k, v in batch.items() if k.startswith("sbo_")})
+        part["sbo_index"] = part["sbo_index"] - lo
+        return part
 
     def save(self, model: SpanBERTModel, path: str | Path) -> None:
         """Keep the masked-LM model (encoder and MLM head) and the tokenizer; the SBO head only served training."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lmlearn.extras import require
-from lmlearn.train.metrics import read_metrics
+from lmlearn.engine.metrics import read_metrics
 
 
 def loss_curve(metrics_file: Path, png: Path, title: str, ylabel: str = "cross-entropy (nats/token)") -> Path:

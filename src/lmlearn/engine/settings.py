@@ -25,6 +25,12 @@ class TrainSettings:
     adam_beta2: float = option(0.95, "AdamW beta2", range="[0, 1)")
     adam_eps: float = option(1e-8, "AdamW epsilon", range=">0")
     max_grad_norm: float = option(1.0, "clip the gradient norm to this (0 disables)", range=">=0")
+    gradient_checkpointing: bool = option(False, "recompute activations in the backward pass: less memory, "
+                                                 "about a third more compute")
+    peak_flops: float = option(0.0, "peak FLOP/s of one device, for the logged mfu (0: the bf16 peak of a known "
+                                    "GPU, else no mfu is logged)", range=">=0")
+    max_bad_steps: int = option(10, "fp16: consecutive steps with a non-finite loss or gradient that are skipped "
+                                    "before the run stops (fp32 and bf16 stop at the first)", range=">=1")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = option(
         "auto", "auto: bf16 on a GPU that has it, else fp32 (bf16 is slower than fp32 on most CPUs)")
     compile: bool = option(False, "torch.compile the model (faster steps after a compile of a minute or so)")
