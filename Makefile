@@ -52,7 +52,7 @@ upgrade-check:
 	.venv-upgrade/bin/pip install -q --upgrade --upgrade-strategy eager -c constraints.txt -e '.[$(EXTRAS)]'
 	.venv-upgrade/bin/pip freeze --exclude-editable > runs/upgrade-check/freeze.txt
 	.venv-upgrade/bin/pip check
-	.venv-upgrade/bin/python -m pytest -q -p no:cacheprovider 2>&1 | tee runs/upgrade-check/pytest.txt; \
+	LMLEARN_UPGRADE_CHECK=1 .venv-upgrade/bin/python -m pytest -q -p no:cacheprovider 2>&1 | tee runs/upgrade-check/pytest.txt; \
 	    exit $${PIPESTATUS[0]}
 
 clean:

@@ -60,8 +60,8 @@ class Trainer:
     """One layout's model and optimizer, stepping through its batches and timing them."""
 
     def __init__(self, model, objective, chunks: list[list]):
-        from lmlearn.train.optim import make_optimizer
-        from lmlearn.train.settings import TrainSettings
+        from lmlearn.engine.optim import make_optimizer
+        from lmlearn.engine.settings import TrainSettings
 
         self.model, self.objective, self.chunks = model.train(), objective, chunks
         self.optimizer = make_optimizer(model, TrainSettings(lr=3e-4, weight_decay=0.1))

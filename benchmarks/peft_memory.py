@@ -66,8 +66,8 @@ def child(mode: str, base: str, steps: int, batch: int, seq: int) -> dict:
     from lmlearn.adapters.apply import apply_peft, parameter_counts
     from lmlearn.adapters.qlora import load_quantized
     from lmlearn.adapters.settings import PeftSettings
-    from lmlearn.train.optim import make_optimizer
-    from lmlearn.train.settings import TrainSettings
+    from lmlearn.engine.optim import make_optimizer
+    from lmlearn.engine.settings import TrainSettings
 
     torch.set_num_threads(2)
     if mode == "imports":

@@ -76,7 +76,7 @@ class Clock:
 
 
 def settings(steps: int, batch: int, compile: bool = False):
-    from lmlearn.train.settings import TrainSettings
+    from lmlearn.engine.settings import TrainSettings
 
     return TrainSettings(max_steps=steps, batch_size=batch, lr=3e-4, warmup_steps=2, weight_decay=0.1,
                          max_grad_norm=1.0, eval_every=0, save_every=10**9, log_every=10**9, progress=False,
@@ -85,7 +85,7 @@ def settings(steps: int, batch: int, compile: bool = False):
 
 def run_minimal(model, setup, steps: int, batch: int) -> Clock:
     """What a person writes by hand: a Hugging Face collator, forward, backward, clip, step."""
-    from lmlearn.train.optim import make_optimizer, make_scheduler
+    from lmlearn.engine.optim import make_optimizer, make_scheduler
 
     s = settings(steps, batch)
     opt, clock = make_optimizer(model, s), Clock()
@@ -105,8 +105,8 @@ def run_minimal(model, setup, steps: int, batch: int) -> Clock:
 
 
 def run_lmlearn(model, setup, steps: int, batch: int, compile: bool = False) -> Clock:
-    """lmlearn's loop (`lmlearn.train.loop.train`) with lmlearn's objective."""
-    from lmlearn.train.loop import train
+    """lmlearn's loop (`lmlearn.engine.loop.train`) with lmlearn's objective."""
+    from lmlearn.engine.loop import train
 
     clock = Clock()
     objective = setup["objective"]
@@ -153,13 +153,48 @@ def run_trainer(model, setup, steps: int, batch: int) -> Clock:
     return clock
 
 
+def load_baseline(rev: str) -> object:
+    """lmlearn's training loop as it was at git revision `rev` (the `train/` package before it became
+    `engine/`), importable beside today's code, so the two loops run in one process."""
+    import importlib
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="lmlearn-baseline-")) / "baseline_train"
+    folder.mkdir()
+    root = Path(__file__).resolve().parents[1]
+    for name in ("__init__", "loop", "checkpoint", "metrics", "optim", "settings"):
+        text = subprocess.run(["git", "-C", str(root), "show", f"{rev}:src/lmlearn/train/{name}.py"],
+                              capture_output=True, text=True, check=True).stdout
+        (folder / f"{name}.py").write_text(text.replace("lmlearn.train.", "baseline_train."))
+    sys.path.insert(0, str(folder.parent))
+    return importlib.import_module("baseline_train.loop")
+
+
+def run_baseline(model, setup, steps: int, batch: int) -> Clock:
+    """The loop of --baseline REV with the same objective and settings."""
+    from baseline_train.settings import TrainSettings
+
+    loop = setup["baseline"]
+    clock = Clock()
+    objective = setup["objective"]
+    timed = copy.copy(objective)
+    timed.collate = lambda examples, generator: (clock.tick(), objective.collate(examples, generator))[1]
+    s = TrainSettings(max_steps=steps, batch_size=batch, lr=3e-4, warmup_steps=2, weight_decay=0.1, max_grad_norm=1.0,
+                      eval_every=0, save_every=10**9, log_every=10**9, progress=False)
+    with tempfile.TemporaryDirectory() as out:
+        loop.train(model, timed, setup["examples"], None, s, out)
+    return clock
+
+
 def run_lmlearn_compiled(model, setup, steps: int, batch: int) -> Clock:
     """lmlearn's loop with --compile (the warm-up steps absorb the compilation)."""
     return run_lmlearn(model, setup, steps, batch, compile=True)
 
 
 RUNNERS = {"minimal": run_minimal, "lmlearn": run_lmlearn, "trainer": run_trainer,
-           "lmlearn+compile": run_lmlearn_compiled}
+           "lmlearn+compile": run_lmlearn_compiled, "baseline": run_baseline}
 
 
 def main() -> None:
@@ -175,6 +210,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (order rotates)")
     parser.add_argument("--compile", action="store_true", help="also time lmlearn with --compile")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--baseline", metavar="REV", help="also time lmlearn's loop as of git revision REV "
+                        "(e.g. d203a0e, the last loop before engine/)")
+    parser.add_argument("--only", help="comma-separated runners to time (default: minimal,lmlearn,trainer)")
     args = parser.parse_args()
 
     args.preset = args.preset or {"clm": "gpt2-small", "mlm": "bert-small"}[args.objective]
@@ -185,7 +223,11 @@ def main() -> None:
     params = sum(p.numel() for p in model0.parameters())
     print(f"{args.objective} on {args.preset}: {params / 1e6:.2f}M parameters, batch {args.batch} x {args.seq} tokens, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    names = [n for n in RUNNERS if args.compile or n != "lmlearn+compile"]
+    if args.baseline:
+        setup["baseline"] = load_baseline(args.baseline)
+    names = [n for n in RUNNERS if (args.compile or n != "lmlearn+compile") and (args.baseline or n != "baseline")]
+    if args.only:
+        names = [n for n in args.only.split(",") if n in names]
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(args.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
@@ -199,7 +241,8 @@ def main() -> None:
     tps = {name: tokens / statistics.median(t) for name, t in times.items()}
     for name, value in tps.items():
         print(f"{name:15s} {value:10.0f} tokens/s (median of {len(times[name])} steps)")
-    ratios = {f"{a}/{b}": tps[a] / tps[b] for a in names if a.startswith("lmlearn") for b in ("minimal", "trainer")}
+    ratios = {f"{a}/{b}": tps[a] / tps[b] for a in names if a.startswith("lmlearn")
+              for b in ("minimal", "trainer", "baseline") if b in tps}
     for key, value in ratios.items():
         print(f"{key}: {value:.3f}")
     if args.json:

@@ -117,7 +117,7 @@ def test_out_of_range_numbers_are_one_line_naming_the_key_and_range(argv, messag
 
 def test_an_out_of_range_yaml_value_names_file_and_line(tmp_path):
     from lmlearn.config import resolve
-    from lmlearn.train.settings import TrainSettings
+    from lmlearn.engine.settings import TrainSettings
 
     path = tmp_path / "c.yaml"
     path.write_text("max_steps: 10\nadam_beta2: 1.0\n")

@@ -13,6 +13,7 @@ from lmlearn.models.factory import (
     HEADS,
     build_model,
     count_parameters,
+    describe_presets,
     families_for,
     family_of,
     lm_head_of,
@@ -22,7 +23,6 @@ from lmlearn.models.factory import (
 from lmlearn.models.presets import (
     FAMILIES,
     build_config,
-    describe_presets,
     parse_preset,
     preset_names,
 )

@@ -9,7 +9,7 @@ import torch
 from lmlearn.cli import main
 from lmlearn.commands.pretrain import PretrainConfig, run
 from lmlearn.errors import LmlearnError
-from lmlearn.train.metrics import read_metrics
+from lmlearn.engine.metrics import read_metrics
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

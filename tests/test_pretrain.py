@@ -13,7 +13,7 @@ import torch
 from lmlearn.cli import main
 from lmlearn.commands.pretrain import PretrainConfig, run
 from lmlearn.errors import LmlearnError
-from lmlearn.train.metrics import read_metrics
+from lmlearn.engine.metrics import read_metrics
 
 DATA = "builtin:corpus?docs=800"
 
@@ -121,9 +121,9 @@ def run_summary(out):
 
 def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     from lmlearn.objectives.clm import CausalLM
-    from lmlearn.train.checkpoint import list_checkpoints
-    from lmlearn.train.loop import train
-    from lmlearn.train.settings import TrainSettings
+    from lmlearn.engine.checkpoint import list_checkpoints
+    from lmlearn.engine.loop import train
+    from lmlearn.engine.settings import TrainSettings
 
     class Exploding(CausalLM):
         calls = 0
