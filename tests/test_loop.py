@@ -210,3 +210,16 @@ def test_resume_inside_a_logging_window_logs_what_an_uninterrupted_run_logs(tmp_
     assert [r["step"] for r in cut] == [r["step"] for r in whole] == [10, 20]
     for a, b in zip(whole, cut):
         assert abs(a["loss"] - b["loss"]) <= 1e-6 and a["tokens_seen"] == b["tokens_seen"]
+
+
+def test_report_to_names_an_unknown_or_missing_tracker():
+    import importlib.util
+
+    from lmlearn.engine.metrics import tracker_names
+
+    assert tracker_names("", tensorboard=True) == ["tensorboard"]
+    with pytest.raises(LmlearnError, match="--report-to neptune: not a tracker"):
+        tracker_names("neptune")
+    if importlib.util.find_spec("wandb") is None:
+        with pytest.raises(LmlearnError, match="--report-to wandb needs wandb, which is not installed"):
+            tracker_names("tensorboard,wandb")

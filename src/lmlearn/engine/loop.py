@@ -30,13 +30,13 @@ from tqdm.auto import tqdm
 from lmlearn.engine.checkpoint import list_checkpoints, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from lmlearn.engine.flops import flops_per_token, peak_flops
 from lmlearn.engine.method import Models, StepOutput, run_step, shard
-from lmlearn.engine.metrics import MetricsLog
+from lmlearn.engine.metrics import MetricsLog, tracker_names
 from lmlearn.engine.optim import make_optimizer, make_scheduler
 from lmlearn.engine.settings import TrainSettings
 from lmlearn.errors import LmlearnError
 
 # Settings that may change between an interrupted run and its resumption without changing the losses.
-_RESUME_FREE = {"resume", "overwrite", "progress", "tensorboard", "log_every", "save_every", "keep_last",
+_RESUME_FREE = {"resume", "overwrite", "progress", "tensorboard", "report_to", "log_every", "save_every", "keep_last",
                 "eval_every", "eval_batches", "debug", "peak_flops", "gradient_checkpointing"}
 
 
@@ -224,7 +224,8 @@ class _Run:
         self.world, self.rank = accelerator.num_processes, accelerator.process_index
         if settings.gradient_checkpointing:
             _enable_gradient_checkpointing(model)
-        self.frozen = {name: m.to(accelerator.device).eval().requires_grad_(False) for name, m in (frozen or {}).items()}
+        self.frozen = {name: m.to(accelerator.device).eval().requires_grad_(False)
+                       for name, m in (frozen or {}).items()}
         self.model = model
         self.online = bool(getattr(method, "online", False))
         if not self.online:
@@ -271,8 +272,9 @@ class _Run:
         models = Models(model, self.frozen)
         # the partial logging window travels with the checkpoint; only the main process holds it
         window = Window(state.get("window") if state is not None and acc.is_main_process else None)
-        metrics = MetricsLog(self.out, start_step if latest is not None else None, s.tensorboard,
-                             enabled=acc.is_main_process)
+        metrics = MetricsLog(self.out, start_step if latest is not None else None,
+                             tracker_names(s.report_to, s.tensorboard) if acc.is_main_process else [],
+                             enabled=acc.is_main_process, config=self.run_config)
         if start_step == 0 and self.eval_data is not None:
             initial_eval, _ = evaluate(model, self.method, self.eval_data, s, acc, self.frozen)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -431,7 +433,8 @@ def _enable_gradient_checkpointing(model: torch.nn.Module) -> None:
     found = [m for m in model.modules() if getattr(m, "supports_gradient_checkpointing", False)
              and hasattr(m, "gradient_checkpointing_enable")]
     if not found:
-        raise LmlearnError(f"--gradient-checkpointing: {type(model).__name__} has no transformers model that supports it")
+        raise LmlearnError(f"--gradient-checkpointing: {type(model).__name__} holds no transformers model "
+                           "that supports it")
     outer = [m for m in found if not any(m is not o and m in set(o.modules()) for o in found)]
     for m in outer:
         m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

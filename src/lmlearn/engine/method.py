@@ -7,15 +7,17 @@ A method (a pre-training objective, a task, SFT, and next distillation and align
   and carries any number of frozen ones by name (`Models["teacher"]`, `Models["reference"]`), which
   it places on the device in eval mode with gradients off, and never saves or prepares for DDP.
 - **batches**: static ones, `collate(examples, generator)` on examples the engine picks, or online
-  ones, `produce(models, g, generator)` (set `online = True`), e.g. rollouts of the current policy.
+  ones, `produce(models, g, generator)` (set `online = True`; it returns the whole global
+  micro-batch, like `collate`), e.g. rollouts of the current policy.
   Every random draw uses `generator`, seeded from (seed, micro-batch index): never from the rank.
 - **step**: `step(models, batch) -> StepOutput`: the loss, the number of units it is a mean over
   (tokens, usually), and named metrics. A method that only writes `loss(model, batch)` gets a step
   whose count is its labels' (see `count_targets`).
 
 Optional: `shard(batch, rank, world)` when a batch holds tensors that are not one row per example
-(the default keeps rows `rows_of(rank, world, rows)`, contiguous, on each process), and `state_dict()` / `load_state_dict()`
-for state a checkpoint must keep (an adaptive KL coefficient, a rollout buffer).
+(the default keeps rows `rows_of(rank, world, rows)`, contiguous, on each process), and
+`state_dict()` / `load_state_dict()` for state a checkpoint must keep (an adaptive KL coefficient,
+a rollout buffer).
 """
 
 from __future__ import annotations

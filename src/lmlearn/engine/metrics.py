@@ -1,4 +1,5 @@
-"""metrics.jsonl (one line per logged step), with optional TensorBoard beside it."""
+"""metrics.jsonl (one line per logged step), and the same lines to accelerate's trackers
+(TensorBoard in OUT/tensorboard, Weights & Biases, MLflow) when asked."""
 
 from __future__ import annotations
 
@@ -30,12 +31,47 @@ def _clean(value: Any) -> Any:
     return value
 
 
+TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # name -> module it needs
+
+
+def tracker_names(report_to: str, tensorboard: bool = False) -> list[str]:
+    """The trackers of `--report-to a,b` (and `--tensorboard`), each checked to be installed."""
+    import importlib.util
+
+    from lmlearn.errors import LmlearnError
+
+    names = [n.strip() for n in report_to.split(",") if n.strip()] + (["tensorboard"] if tensorboard else [])
+    for name in names:
+        if name not in TRACKERS:
+            raise LmlearnError(f"--report-to {name}: not a tracker lmlearn knows; one of {', '.join(TRACKERS)}")
+        if importlib.util.find_spec(TRACKERS[name]) is None:
+            raise LmlearnError(f"--report-to {name} needs {TRACKERS[name]}, which is not installed: "
+                               f"pip install {TRACKERS[name]}")
+    return list(dict.fromkeys(names))
+
+
+def _start_tracker(name: str, out_dir: Path, config: dict[str, Any]) -> Any:
+    """One of accelerate's trackers, started, with the run's settings stored."""
+    from accelerate.tracking import MLflowTracker, TensorBoardTracker, WandBTracker
+
+    if name == "tensorboard":
+        tracker = TensorBoardTracker("tensorboard", logging_dir=out_dir)
+    elif name == "wandb":
+        tracker = WandBTracker(out_dir.name, dir=str(out_dir))
+    else:
+        tracker = MLflowTracker(experiment_name=out_dir.name, logging_dir=str(out_dir / "mlruns"))
+    tracker.start()
+    tracker.store_init_configuration({k: v for k, v in config.items() if isinstance(v, (int, float, str, bool))})
+    return tracker
+
+
 class MetricsLog:
     """Appends metric lines; on resume, drops lines past the checkpoint so none are doubled."""
 
-    def __init__(self, out_dir: str | Path, resume_step: int | None, tensorboard: bool = False, enabled: bool = True):
+    def __init__(self, out_dir: str | Path, resume_step: int | None, trackers: list[str] | None = None,
+                 enabled: bool = True, config: dict[str, Any] | None = None):
         self.path = Path(out_dir) / "metrics.jsonl"
-        self._file, self._tb = None, None
+        self._file, self._trackers = None, []
         if not enabled:  # processes other than the main one in a distributed run
             return
         if resume_step is None:
@@ -44,13 +80,7 @@ class MetricsLog:
             kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
             atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
         self._file = open(self.path, "a", encoding="utf-8")
-        if tensorboard:
-            from lmlearn.extras import require
-
-            require("tensorboard", "--tensorboard")
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._tb = SummaryWriter(str(Path(out_dir) / "tensorboard"))
+        self._trackers = [_start_tracker(name, Path(out_dir), config or {}) for name in trackers or []]
 
     def log(self, record: dict[str, Any]) -> None:
         """Write one line now (flushed, so a kill loses at most the line being written)."""
@@ -58,14 +88,14 @@ class MetricsLog:
             return
         self._file.write(json.dumps({k: _clean(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
         self._file.flush()
-        if self._tb is not None:
-            for key, value in record.items():
-                if key != "step" and isinstance(value, (int, float)):
-                    self._tb.add_scalar(key, value, record["step"])
+        scalars = {k: v for k, v in record.items() if k != "step" and isinstance(v, (int, float))
+                   and math.isfinite(v)}
+        for tracker in self._trackers:
+            tracker.log(scalars, step=record["step"])
 
     def close(self) -> None:
         """Flush and close the files."""
         if self._file is not None:
             self._file.close()
-        if self._tb is not None:
-            self._tb.close()
+        for tracker in self._trackers:
+            tracker.finish()

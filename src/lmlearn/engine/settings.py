@@ -42,5 +42,7 @@ class TrainSettings:
     log_every: int = option(10, "write a metrics line every N steps", range=">=1")
     resume: bool = option(False, "continue from the newest checkpoint in --out")
     overwrite: bool = option(False, "start over even if --out holds an earlier run")
-    tensorboard: bool = option(False, "also log to TensorBoard (in OUT/tensorboard)")
+    tensorboard: bool = option(False, "also log to TensorBoard (in OUT/tensorboard), as --report-to tensorboard")
+    report_to: str = option("", "also log to these trackers through accelerate, comma-separated: tensorboard, "
+                                "wandb, mlflow (each must be installed)")
     progress: bool = option(True, "show a progress bar")
