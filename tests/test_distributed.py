@@ -88,8 +88,8 @@ def test_processes_draw_different_masks_that_are_the_one_process_masks(folders):
 
     tok = AutoTokenizer.from_pretrained(folders["bert"])
     objective = get_objective("mlm")(PretrainConfig(objective="mlm"), tok)
-    row = torch.tensor([tok.cls_token_id] + tok("민준은 서울에 산다. Minjun lives in Seoul and reads every day.",
-                                               add_special_tokens=False)["input_ids"] + [tok.sep_token_id])
+    text = "민준은 서울에 산다. Minjun lives in Seoul and reads every day."
+    row = torch.tensor([tok.cls_token_id] + tok(text, add_special_tokens=False)["input_ids"] + [tok.sep_token_id])
     examples = row.repeat(8, 1)
     whole = objective.collate(examples, torch.Generator().manual_seed(7))
     parts = [shard(objective, objective.collate(examples, torch.Generator().manual_seed(7)), 8, rank, 2)

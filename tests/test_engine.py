@@ -18,7 +18,8 @@ DATA = "builtin:corpus?docs=200"
 
 
 @pytest.mark.parametrize("objective,preset,parts", [
-    ("electra", "electra-tiny", ("generator_loss", "discriminator_loss", "discriminator_accuracy", "replaced_fraction")),
+    ("electra", "electra-tiny",
+     ("generator_loss", "discriminator_loss", "discriminator_accuracy", "replaced_fraction")),
     ("span", "bert-tiny", ("mlm_loss", "sbo_loss")),
 ])
 def test_metrics_carry_each_methods_named_components(objective, preset, parts, tmp_path):

@@ -47,5 +47,6 @@ def test_no_command_imports_another_command_or_the_tour():
     graph = _imports()
     for name, targets in graph.items():
         if name.startswith("lmlearn.commands.") and name != "lmlearn.commands.tour":
-            bad = {t for t in targets if (t.startswith("lmlearn.commands.") and t != name) or t.startswith("lmlearn.tour")}
+            bad = {t for t in targets
+                   if (t.startswith("lmlearn.commands.") and t != name) or t.startswith("lmlearn.tour")}
             assert not bad, (name, bad)

@@ -203,7 +203,8 @@ def test_resume_inside_a_logging_window_logs_what_an_uninterrupted_run_logs(tmp_
     settings = dict(max_steps=20, batch_size=4, log_every=10, save_every=7, lr=3e-3)
     train(tiny_gpt(), CausalLM(), data, None, quiet(**settings), tmp_path / "whole")
     with pytest.raises(TrainingInterrupted if how == "signal" else RuntimeError):
-        train(tiny_gpt(), _Stopping(13 if how == "signal" else 16, how), data, None, quiet(**settings), tmp_path / "cut")
+        train(tiny_gpt(), _Stopping(13 if how == "signal" else 16, how), data, None, quiet(**settings),
+              tmp_path / "cut")
     # the signal saved step 13 (three steps into the second window); the crash left step 14's checkpoint
     train(tiny_gpt(), CausalLM(), data, None, quiet(**settings, resume=True), tmp_path / "cut")
     whole, cut = read_metrics(tmp_path / "whole" / "metrics.jsonl"), read_metrics(tmp_path / "cut" / "metrics.jsonl")

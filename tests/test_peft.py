@@ -98,11 +98,11 @@ def test_prompt_init_text_starts_from_the_text_embeddings():
 def test_default_targets_name_real_modules_of_every_family():
     from lmlearn.adapters.targets import IA3_TARGETS, LORA_TARGETS
     from lmlearn.models.factory import build_model, lm_head_of
-    from lmlearn.models.presets import FAMILIES, SpecialIds, _config
+    from lmlearn.models.presets import FAMILIES, SpecialIds, preset_config
 
     for family in FAMILIES:
         with torch.device("meta"):
-            model = build_model(_config(family, "tiny", SpecialIds(100, pad=0, bos=1, eos=2)), lm_head_of(family))
+            model = build_model(preset_config(family, "tiny", SpecialIds(100, pad=0, bos=1, eos=2)), lm_head_of(family))
         linear = [name for name, m in model.named_modules() if type(m).__name__ in ("Linear", "Conv1D")]
         targets, feedforward = IA3_TARGETS[family]
         for target in LORA_TARGETS[family] + targets + feedforward:

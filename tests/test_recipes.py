@@ -5,20 +5,22 @@ from pathlib import Path
 import pytest
 
 from lmlearn import config
+from lmlearn.commands.distill import DistillConfig
 from lmlearn.commands.finetune import FinetuneConfig
 from lmlearn.commands.instruct import InstructConfig
 from lmlearn.commands.pretrain import PretrainConfig
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 COMMANDS = {"nsmc": FinetuneConfig, "kornli": FinetuneConfig, "klue-ner": FinetuneConfig,
-            "nsmc-pretrain-mlm": PretrainConfig, "nsmc-pretrain-electra": PretrainConfig, "lima": InstructConfig}
+            "nsmc-pretrain-mlm": PretrainConfig, "nsmc-pretrain-electra": PretrainConfig, "lima": InstructConfig,
+            "nsmc-distill": DistillConfig}
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_recipe_resolves_to_its_commands_settings(name):
     cfg = config.resolve(COMMANDS[name], str(RECIPES / f"{name}.yaml"))
     assert cfg.data.startswith("../shared/data/")
-    if COMMANDS[name] is FinetuneConfig:
+    if COMMANDS[name] in (FinetuneConfig, DistillConfig):
         assert cfg.task in ("classify", "pair", "tag")
 
 

@@ -18,6 +18,7 @@ COMMANDS = [
     (("pretrain",), "lmlearn.commands.pretrain", "pre-train a model with an objective (clm, ...)"),
     (("finetune",), "lmlearn.commands.finetune", "fine-tune on a task: classify, pair, tag, qa, seq2seq"),
     (("instruct",), "lmlearn.commands.instruct", "instruction-tune a model on chats (alpaca, messages, ShareGPT)"),
+    (("distill",), "lmlearn.commands.distill", "distil a teacher into a smaller student (DistilBERT, TinyBERT, KD)"),
     (("generate",), "lmlearn.commands.generate", "generate text from a trained model"),
     (("merge",), "lmlearn.commands.merge", "fold a LoRA or IA3 adapter into its base model"),
     (("evaluate",), "lmlearn.commands.evaluate", "score a model on a YAML task, zero- and few-shot"),

@@ -55,6 +55,22 @@ def resolve_model_dir(path: str) -> Path:
     raise LmlearnError(f"--model {path}: no config.json there or in {p / 'model'}")
 
 
+def text_splits(cfg: Any, report: Any) -> tuple[Any, Any]:
+    """Training and held-out text rows: --data and --eval-data, or --eval-fraction of --data."""
+    from lmlearn.data.sources import load_source
+
+    train_ds = load_source(cfg.data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
+                           on_bad_rows=cfg.on_bad_rows, report=report)
+    if cfg.eval_data:
+        eval_ds = load_source(cfg.eval_data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
+                              on_bad_rows=cfg.on_bad_rows, report=report)
+        return train_ds, eval_ds
+    if cfg.eval_fraction <= 0:
+        return train_ds, None
+    parts = train_ds.train_test_split(test_size=cfg.eval_fraction, seed=cfg.seed)
+    return parts["train"], parts["test"]
+
+
 def has_checkpoint(out: str | Path) -> bool:
     """Whether `out` holds a complete checkpoint to resume from."""
     return bool(list_checkpoints(Path(out) / "checkpoints"))

@@ -30,21 +30,6 @@ def _options() -> list[type]:
 PretrainConfig = config.with_options(_PretrainBase, _options(), "PretrainConfig", "Settings of `lmlearn pretrain`.")
 
 
-def _split(cfg: PretrainConfig, report) -> tuple[Any, Any]:
-    from lmlearn.data.sources import load_source
-
-    train_ds = load_source(cfg.data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
-                           on_bad_rows=cfg.on_bad_rows, report=report)
-    if cfg.eval_data:
-        eval_ds = load_source(cfg.eval_data, required=[cfg.text_column], txt_unit=cfg.txt_unit,
-                              on_bad_rows=cfg.on_bad_rows, report=report)
-        return train_ds, eval_ds
-    if cfg.eval_fraction <= 0:
-        return train_ds, None
-    parts = train_ds.train_test_split(test_size=cfg.eval_fraction, seed=cfg.seed)
-    return parts["train"], parts["test"]
-
-
 def _build_model(objective: Any, cfg: PretrainConfig, family: str, out: Path) -> Any:
     """The model to train: the objective's, or with --peft an adapter on its frozen base."""
     if not cfg.peft:
@@ -78,14 +63,14 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
 
     from lmlearn.adapters.apply import adapter_base, parameter_summary, save_adapter
     from lmlearn.data.sources import ReadReport, iter_texts
-    from lmlearn.run import write_summary
+    from lmlearn.run import text_splits, write_summary
     from lmlearn.engine.loop import train
 
     if not cfg.progress:
         datasets.disable_progress_bars()
     report = ReadReport()
     with accelerator.main_process_first():  # the main process fills the datasets cache; the others read it
-        train_ds, eval_ds = _split(cfg, report)
+        train_ds, eval_ds = text_splits(cfg, report)
     if report.skipped:
         print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
     tokenizer = get_tokenizer(cfg, out, family, iter_texts(train_ds, cfg.text_column), accelerator)

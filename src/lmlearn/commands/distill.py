@@ -1,0 +1,202 @@
+"""`lmlearn distill`: train a smaller student against a frozen teacher (DistilBERT, TinyBERT, KD)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmlearn import config
+from lmlearn.config import option
+from lmlearn.data.settings import DataSettings
+from lmlearn.engine.settings import TrainSettings
+
+
+@dataclass
+class _DistillBase(TrainSettings, DataSettings):
+    method: str = option("distilbert", "distillation method: distilbert, tinybert or kd (see docs/distill.md)")
+    teacher: str = option("", "the teacher's model folder (its tokenizer is the student's)")
+    student: str = option("", "a preset or folder for the student; empty: the teacher with --layers of its layers")
+    task: str = option("", "distil a fine-tuned task model (classify, pair, tag; with --method kd) instead of a "
+                           "language model; its data, columns and labels as in `lmlearn finetune`")
+    out: str = option("runs/distill", "output folder")
+
+
+def _options() -> list[type]:
+    from lmlearn.distill import option_classes
+    from lmlearn.objectives.mlm import MaskedLMOptions
+    from lmlearn.tasks import option_classes as task_options
+
+    return [MaskedLMOptions, *option_classes(), *task_options()]  # masked methods mask as `mlm`; tasks read as finetune
+
+
+DistillConfig = config.with_options(_DistillBase, _options(), "DistillConfig", "Settings of `lmlearn distill`.")
+Config = DistillConfig
+
+
+def _throughput(model: Any, batch: dict[str, Any], repeats: int = 5) -> float:
+    """Tokens per second of a forward pass on `batch` (median of `repeats`, after one warm-up)."""
+    import statistics
+
+    import torch
+
+    inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+    model.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(repeats + 1):
+            t0 = time.perf_counter()
+            model(**inputs)
+            if i:
+                times.append(time.perf_counter() - t0)
+    return inputs["input_ids"].numel() / statistics.median(times)
+
+
+def run(cfg: Any) -> dict[str, Any]:
+    """Distil, then write OUT/model (the student), OUT/metrics.jsonl and OUT/summary.json."""
+    from lmlearn.errors import LmlearnError
+    from lmlearn.models.factory import family_of, load_tokenizer, read_config
+
+    if not cfg.teacher:
+        raise LmlearnError("--teacher is required: the folder of the model to distil")
+    family = family_of(read_config(cfg.teacher))
+    tokenizer = load_tokenizer(cfg.teacher)
+    if tokenizer is None:
+        raise LmlearnError(f"--teacher {cfg.teacher} holds no tokenizer; the student needs the teacher's")
+    return (_run_task if cfg.task else _run_lm)(cfg, family, tokenizer)
+
+
+def _run_lm(cfg: Any, family: str, tokenizer: Any) -> dict[str, Any]:
+    """Language-model distillation: the method's objective reads and masks the text."""
+    from lmlearn.data.sources import ReadReport
+    from lmlearn.distill import get_method
+    from lmlearn.errors import LmlearnError
+    from lmlearn.models.factory import load_model
+    from lmlearn.run import text_splits
+
+    method_class = get_method(cfg.method)
+    if family not in method_class.families:
+        raise LmlearnError(f"--method {cfg.method} distils {', '.join(method_class.families)} models; "
+                           f"--teacher {cfg.teacher} is a {family} model")
+    method = method_class(cfg, tokenizer)
+    teacher = load_model(cfg.teacher, method.head, tokenizer)
+    report = ReadReport()
+
+    def read() -> tuple[Any, Any]:
+        train_ds, eval_ds = text_splits(cfg, report)
+        return (method.prepare(train_ds, what="training data"),
+                None if eval_ds is None else method.prepare(eval_ds, what="held-out data"))
+
+    return _distil(cfg, family, method, teacher, read, report, scorer=None)
+
+
+def _run_task(cfg: Any, family: str, tokenizer: Any) -> dict[str, Any]:
+    """Task distillation: the task reads rows and labels, the teacher is its fine-tuned classifier."""
+    from lmlearn.data.sources import ReadReport
+    from lmlearn.distill.task import TASKS, TaskDistillation
+    from lmlearn.errors import LmlearnError
+    from lmlearn.models.factory import load_model
+    from lmlearn.tasks import get_task
+
+    if cfg.task not in TASKS:
+        raise LmlearnError(f"--task {cfg.task}: distillation takes a {', '.join(TASKS)} teacher")
+    if cfg.method != "kd":
+        raise LmlearnError(f"--task {cfg.task} distils with --method kd (the teacher's soft targets); "
+                           f"--method {cfg.method} is for language models")
+    task_class = get_task(cfg.task)
+    report = ReadReport()
+    task = task_class(cfg, tokenizer)
+    rows: dict[str, Any] = {}
+
+    def read() -> tuple[Any, Any]:
+        train_ds = task.read(cfg.data, what="training data", report=report)
+        if cfg.eval_data:
+            eval_ds = task.read(cfg.eval_data, what="test data", report=report)
+        else:
+            parts = train_ds.train_test_split(test_size=cfg.eval_fraction, seed=cfg.seed)
+            train_ds, eval_ds = parts["train"], parts["test"]
+        task.fit(train_ds)
+        labels, mine = getattr(teacher.config, "id2label", None), task.model_config().get("id2label")
+        if mine is not None and labels is not None and {int(k): v for k, v in labels.items()} != mine:
+            raise LmlearnError(f"--teacher {cfg.teacher} was trained on the labels {labels}; the data's are {mine}")
+        rows["eval"] = eval_ds
+        return task.prepare(train_ds, what="training data"), task.prepare(eval_ds, what="test data")
+
+    teacher = load_model(cfg.teacher, task.head, tokenizer)
+
+    def scorer(model: Any, examples: Any, device: Any) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        predictions = task.predict(model, examples, cfg.batch_size, device)
+        return task.score(rows["eval"], predictions), [task.record(r, p) for r, p in zip(rows["eval"], predictions)]
+
+    return _distil(cfg, family, TaskDistillation(cfg, task), teacher, read, report, scorer=scorer)
+
+
+def _distil(cfg: Any, family: str, method: Any, teacher: Any, read: Any, report: Any, scorer: Any) -> dict[str, Any]:
+    """The shared run: the student, the engine with the teacher frozen, the student saved, the summary."""
+    import torch
+    from transformers import set_seed
+
+    from lmlearn.distill.student import check_vocabularies
+    from lmlearn.engine.loop import train
+    from lmlearn.models.factory import count_parameters, load_tokenizer
+    from lmlearn.run import start_run, write_summary
+
+    accelerator, out = start_run(cfg)
+    with accelerator.main_process_first():
+        train_examples, eval_examples = read()
+    set_seed(cfg.seed)
+    student = method.build_student(teacher, cfg.student, cfg.seed)
+    check_vocabularies(teacher, student, method.tokenizer, load_tokenizer(cfg.student) if cfg.student else None)
+    if accelerator.is_main_process:
+        config.save(cfg, out / "config.yaml")
+    trained = method.trainable(student, teacher)
+    result = train(trained, method, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg),
+                   frozen={"teacher": teacher}, accelerator=accelerator)
+    student = method.student_of(result.accelerator.unwrap_model(trained))
+    device = result.accelerator.device
+    probe = eval_examples if eval_examples is not None else train_examples
+    sample = method.collate(probe[:cfg.batch_size], torch.Generator().manual_seed(0))
+    sample = {k: v.to(device) for k, v in sample.items() if isinstance(v, torch.Tensor)}
+    teacher_params, student_params = count_parameters(teacher)[1], count_parameters(student)[1]
+    speed_teacher, speed_student = _throughput(teacher, sample), _throughput(student, sample)
+    summary = {
+        "method": cfg.method, "task": cfg.task or None, "teacher": cfg.teacher, "family": family,
+        "student": cfg.student or f"the teacher with layers {cfg.layers or 'every other'}",
+        "teacher_parameters": teacher_params, "student_parameters": student_params,
+        "size_ratio": round(student_params / teacher_params, 4),
+        "teacher_tokens_per_sec": round(speed_teacher), "student_tokens_per_sec": round(speed_student),
+        "speedup": round(speed_student / speed_teacher, 3),
+        "steps": result.step, "tokens_seen": result.tokens_seen, "final_train_loss": result.train_loss,
+        "initial_eval_loss": result.initial_eval_loss, "eval_loss": result.eval_loss,
+        **{f"eval_{k}": v for k, v in result.eval_metrics.items()},
+        "wall_time_sec": round(result.wall_time, 2), "skipped_rows": report.skipped,
+    }
+    records = None
+    if scorer is not None:  # the task metric of both, on the same test documents
+        (teacher_scores, _), (student_scores, records) = (scorer(teacher, eval_examples, device),
+                                                          scorer(student, eval_examples, device))
+        metric = method.task.metric
+        summary.update({"metric": metric, f"teacher_{metric}": teacher_scores[metric],
+                        f"student_{metric}": student_scores[metric],
+                        "student_share": round(student_scores[metric] / max(teacher_scores[metric], 1e-12), 4)})
+    if result.accelerator.is_main_process:
+        method.save(student, out / "model")
+        if records is not None:  # the student's, as `finetune` writes them (`lmlearn paired` reads them)
+            import json
+
+            from lmlearn.io import atomic_write_text
+
+            atomic_write_text(out / "predictions.jsonl",
+                              "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        write_summary(out, summary, "distill")
+    return summary
+
+
+def main(cfg: Any) -> int:
+    """CLI entry: run and print the summary."""
+    summary = run(cfg)
+    for key in ("teacher_parameters", "student_parameters", "size_ratio", "speedup", "steps", "eval_loss"):
+        print(f"  {key:<20} {summary[key]}")
+    print(f"student saved to {Path(cfg.out) / 'model'}")
+    return 0

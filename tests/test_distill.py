@@ -1,0 +1,160 @@
+"""Knowledge distillation: the losses' defining properties, the student made from its teacher, and
+`lmlearn distill` end to end for DistilBERT, TinyBERT and KD."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lmlearn import cli
+from lmlearn.distill.losses import forward_kl, generalized_jsd, reverse_kl, soft_kl
+from lmlearn.distill.student import check_vocabularies, layer_stack, student_from_teacher
+from lmlearn.engine.metrics import read_metrics
+from lmlearn.errors import LmlearnError
+
+DATA = "builtin:corpus?docs=400"
+
+
+def _kl_by_hand(p_logits, q_logits):
+    p, q = F.softmax(p_logits, -1), F.softmax(q_logits, -1)
+    return float((p * (p.log() - q.log())).sum(-1).mean())
+
+
+def test_identical_logits_give_zero_for_every_divergence():
+    logits = torch.randn(6, 11)
+    for loss in (soft_kl(logits, logits, 2.0), forward_kl(logits, logits), reverse_kl(logits, logits),
+                 generalized_jsd(logits, logits, 0.5)):
+        assert abs(float(loss)) < 1e-6
+
+
+def test_soft_loss_is_t_squared_times_the_kl_of_the_softened_distributions():
+    student, teacher = torch.randn(5, 9), torch.randn(5, 9)
+    for t in (1.0, 2.0, 4.0):
+        assert float(soft_kl(student, teacher, t)) == pytest.approx(t * t * _kl_by_hand(teacher / t, student / t),
+                                                                    rel=1e-5)
+
+
+def test_jsd_ends_are_forward_and_reverse_kl_and_its_middle_is_the_jensen_shannon_divergence():
+    student, teacher = torch.randn(7, 13), torch.randn(7, 13)
+    assert float(generalized_jsd(student, teacher, 0.0)) == pytest.approx(_kl_by_hand(teacher, student), rel=1e-5)
+    assert float(generalized_jsd(student, teacher, 1.0)) == pytest.approx(_kl_by_hand(student, teacher), rel=1e-5)
+    p, q = F.softmax(teacher, -1), F.softmax(student, -1)
+    m = 0.5 * (p + q)
+    js = 0.5 * (p * (p / m).log()).sum(-1) + 0.5 * (q * (q / m).log()).sum(-1)
+    assert float(generalized_jsd(student, teacher, 0.5)) == pytest.approx(float(js.mean()), rel=1e-5)
+    assert 0 < float(generalized_jsd(student, teacher, 0.5)) < math.log(2)  # JSD's bound
+
+
+def _tiny(family, head):
+    from lmlearn.models.factory import build_model
+    from lmlearn.models.presets import build_config
+
+    class Tok:
+        pad_token_id, bos_token_id, eos_token_id, cls_token_id, sep_token_id = 0, 1, 2, 1, 2
+
+        def __len__(self):
+            return 97
+
+    config = build_config(f"{family}-tiny", Tok())
+    config.num_hidden_layers = 4  # GPT-2's n_layer answers to this name too
+    return build_model(config, head, seed=0)
+
+
+@pytest.mark.parametrize("family,head", [("bert", "masked-lm"), ("gpt2", "causal-lm"), ("llama", "causal-lm")])
+def test_the_student_starts_as_the_teachers_chosen_layers_bit_for_bit(family, head):
+    teacher = _tiny(family, head)
+    student = student_from_teacher(teacher, [0, 3])
+    (_, t_layers), (_, s_layers) = layer_stack(teacher), layer_stack(student)
+    assert len(s_layers) == 2
+    for mine, theirs in ((s_layers[0], t_layers[0]), (s_layers[1], t_layers[3])):
+        for (n, a), (_, b) in zip(mine.state_dict().items(), theirs.state_dict().items()):
+            assert torch.equal(a, b), n
+    t_rest = {k: v for k, v in teacher.state_dict().items() if not k.startswith(layer_stack(teacher)[0] + ".")}
+    s_state = student.state_dict()
+    assert all(torch.equal(v, s_state[k]) for k, v in t_rest.items())
+    assert student.get_input_embeddings().weight.data_ptr() != teacher.get_input_embeddings().weight.data_ptr()
+
+
+def test_a_vocabulary_mismatch_is_refused():
+    teacher = _tiny("gpt2", "causal-lm")
+    other = student_from_teacher(teacher, [0])
+    other.resize_token_embeddings(120)
+    with pytest.raises(LmlearnError, match="vocabularies differ \\(97 and 120 embeddings\\)"):
+        check_vocabularies(teacher, other, None, None)
+
+
+@pytest.fixture(scope="module")
+def teachers(tmp_path_factory):
+    """A tiny BERT (masked LM) and GPT-2 teacher, each with a tokenizer, briefly pre-trained."""
+    root = tmp_path_factory.mktemp("teachers")
+    for objective, preset in (("mlm", "bert-tiny"), ("clm", "gpt2-tiny")):
+        assert cli.main(["pretrain", "--objective", objective, "--model", preset, "--data", DATA, "--vocab-size",
+                         "1500", "--block-size", "64", "--batch-size", "8", "--max-steps", "60", "--lr", "3e-3",
+                         "--eval-every", "0", "--out", str(root / objective), "--no-progress"]) == 0
+    return {"mlm": root / "mlm" / "model", "clm": root / "clm" / "model"}
+
+
+def _distill(teacher, out, *flags):
+    assert cli.main(["distill", "--teacher", str(teacher), "--data", DATA, "--block-size", "64", "--batch-size", "8",
+                     "--lr", "3e-3", "--warmup-steps", "0", "--log-every", "1", "--eval-every", "10",
+                     "--out", str(out), "--no-progress", *flags]) == 0
+    return json.loads((out / "summary.json").read_text()), read_metrics(out / "metrics.jsonl")
+
+
+def test_distilbert_logs_its_three_terms_and_the_student_loads_with_the_auto_class(teachers, tmp_path):
+    from transformers import AutoModelForMaskedLM
+
+    summary, rows = _distill(teachers["mlm"], tmp_path / "s", "--method", "distilbert", "--max-steps", "20")
+    assert all({"ce", "mlm", "cos"} <= set(r) for r in rows)
+    assert rows[0]["loss"] == pytest.approx(5 * rows[0]["ce"] + 2 * rows[0]["mlm"] + rows[0]["cos"], rel=1e-5)
+    assert summary["student_parameters"] < summary["teacher_parameters"] and summary["speedup"] > 0
+    student = AutoModelForMaskedLM.from_pretrained(tmp_path / "s" / "model")
+    assert student.config.num_hidden_layers == 1  # every other layer of the 2-layer teacher
+
+
+def test_tinybert_projection_learns_the_teachers_states(teachers, tmp_path):
+    summary, rows = _distill(teachers["mlm"], tmp_path / "s", "--method", "tinybert", "--student", "bert-tiny",
+                             "--max-steps", "40")
+    assert all({"att", "hidden", "emb"} <= set(r) for r in rows)
+    first, last = rows[0], rows[-1]
+    assert last["hidden"] < 0.5 * first["hidden"] and last["emb"] < 0.5 * first["emb"]
+    assert summary["student_parameters"] > 0
+
+
+@pytest.mark.parametrize("divergence", ["forward", "reverse", "jsd"])
+def test_kd_for_causal_lms_lowers_its_divergence(teachers, tmp_path, divergence):
+    summary, rows = _distill(teachers["clm"], tmp_path / "s", "--method", "kd", "--divergence", divergence,
+                             "--max-steps", "30", "--on-policy", "0.5" if divergence == "jsd" else "0")
+    assert rows[-1]["kl"] < rows[0]["kl"]
+    assert summary["eval_loss"] < summary["initial_eval_loss"]
+
+
+def test_a_finetuned_classifier_distils_into_half_its_layers_and_the_student_predicts_what_was_reported(
+        teachers, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    data = "builtin:sentiment?n=300&seed=1"
+    test = "builtin:sentiment?n=100&seed=2"
+    assert cli.main(["finetune", "--task", "classify", "--model", str(teachers["mlm"]), "--data", data,
+                     "--eval-data", test, "--max-steps", "60", "--batch-size", "16", "--lr", "1e-3",
+                     "--eval-every", "0", "--out", str(tmp_path / "teacher"), "--no-progress"]) == 0
+    summary, rows = _distill(tmp_path / "teacher" / "model", tmp_path / "s", "--method", "kd", "--task",
+                             "classify", "--alpha-hard", "1", "--max-steps", "40", "--data", data,
+                             "--eval-data", test, "--block-size", "128")
+    assert all({"kl", "ce"} <= set(r) for r in rows)
+    assert {"teacher_accuracy", "student_accuracy", "student_share"} <= set(summary)
+    assert summary["student_share"] == pytest.approx(summary["student_accuracy"] / summary["teacher_accuracy"],
+                                                     abs=1e-4)
+    predictions = [json.loads(line) for line in (tmp_path / "s" / "predictions.jsonl").read_text().splitlines()]
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "s" / "model").eval()
+    assert model.config.num_hidden_layers == 1
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "s" / "model")
+    batch = tokenizer([r["text"] for r in predictions], padding=True, truncation=True, max_length=128,
+                      return_tensors="pt")
+    with torch.no_grad():
+        ids = model(**batch).logits.argmax(-1).tolist()
+    assert [model.config.id2label[i] for i in ids] == [r["prediction"] for r in predictions]
+    correct = sum(r["prediction"] == str(r["label"]) for r in predictions) / len(predictions)
+    assert summary["student_accuracy"] == pytest.approx(correct)
