@@ -407,7 +407,8 @@ class _Run:
                         record.update({f"eval_{name}": value for name, value in sorted(eval_metrics.items())})
                     metrics.log(record)
                     last_loss = record["loss"]
-                    bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{rate:.0f}")
+                    bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{rate:.0f}",
+                                    **{name: f"{record[name]:.3g}" for name in sorted(full.metrics)})
                     window = Window()
                 bar.update(1)
                 if received:
