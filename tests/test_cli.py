@@ -81,6 +81,16 @@ def test_tour_writes_the_report(tmp_path, capsys):
     assert "clm" in out and "replaced-token detection" in out and "masked LM" in out
     assert "from scratch" in out and "ELECTRA pre-trained + fine-tuned" in out and "LoRA" in out
     assert "held-out sentiment" in out
+    # each stage's defining comparison, paired on the same test documents, in summary.json and the report
+    rows = json.loads((tmp_path / "summary.json").read_text())["comparisons"]
+    assert {(r["stage"], r["arm_b"]) for r in rows} >= {("icl", "5-shot"), ("transfer", "MLM pre-trained + fine-tuned"),
+                                                        ("peft", "LoRA (r=8)")}
+    for r in rows:
+        assert r["interval_low"] <= r["difference"] <= r["interval_high"]
+        assert r["difference"] == pytest.approx(r["b"] - r["a"]) and r["documents"] > 50
+    electra = next(r for r in rows if r["arm_b"].startswith("ELECTRA") and r["arm_a"].startswith("MLM"))
+    assert {"generator_loss", "discriminator_accuracy"} <= set(electra["electra_components"])
+    assert "Paired comparisons" in html
 
 
 def test_top_level_help_imports_no_command_module():

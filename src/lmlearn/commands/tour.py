@@ -21,8 +21,10 @@ class Config:
 
 def main(cfg: Config) -> int:
     """Run each stage, then print the table and write report.html."""
-    from lmlearn.tour import STAGES, TourContext, load_stage
+    from lmlearn.io import atomic_write_json
+    from lmlearn.tour import STAGES, StageResult, TourContext, load_stage
     from lmlearn.tour.report import table_text, write_html
+    from lmlearn.tour.summary import html_table
 
     start = time.perf_counter()
     ctx = TourContext(out=Path(cfg.out), steps=cfg.steps, seed=cfg.seed, progress=cfg.progress)
@@ -32,6 +34,10 @@ def main(cfg: Config) -> int:
         result = load_stage(spec)(ctx)
         ctx.results[result.name] = result
         results.append(result)
+    comparisons = [row for result in results for row in result.comparisons]
+    atomic_write_json(ctx.out / "summary.json", {"comparisons": comparisons, "steps": cfg.steps, "seed": cfg.seed})
+    results.append(StageResult(name="summary", title="Paired comparisons (runs/tour/summary.json)", rows=[],
+                               html=html_table(comparisons)))
     report = write_html(results, ctx.out / "report.html", time.perf_counter() - start)
     print(table_text(results))
     print(f"report: {report}")

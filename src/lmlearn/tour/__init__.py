@@ -43,6 +43,7 @@ class StageResult:
     html: str = ""
     plots: list[Path] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # rows of summary.json (tour/summary.py)
 
 
 def load_stage(spec: str) -> Callable[[TourContext], StageResult]:

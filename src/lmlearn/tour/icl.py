@@ -11,6 +11,7 @@ from lmlearn.evaluation import harness
 from lmlearn.evaluation.lm import load_model
 from lmlearn.evaluation.task import load_task
 from lmlearn.tour import StageResult, TourContext
+from lmlearn.tour.summary import paired_row
 
 TASK = "review_sentiment"
 SHOTS = (0, 1, 5)
@@ -24,10 +25,10 @@ def stage(ctx: TourContext) -> StageResult:
                            "so run it after lmlearn.tour.clm:stage")
     task = load_task(TASK)
     lm = load_model(str(model_dir))
-    results, seconds = {}, {}
+    results, seconds, samples = {}, {}, {}
     for shots in SHOTS:
         start = time.perf_counter()
-        results[shots], _ = harness.evaluate(task, lm, shots, batch_size=16, seed=ctx.seed)
+        results[shots], samples[shots] = harness.evaluate(task, lm, shots, batch_size=16, seed=ctx.seed)
         seconds[shots] = round(time.perf_counter() - start, 1)
     zero = results[0]["acc"]
     rows = [{"stage": "icl", "framework": f"in-context learning, {k}-shot against 0-shot", "model": "clm stage's model",
@@ -41,5 +42,8 @@ def stage(ctx: TourContext) -> StageResult:
             f"choice) with 0, 1 and 5 solved examples put before the question. Chance is 0.5; a model this small "
             f"and briefly trained often gains little from demonstrations, which is itself the finding: in-context "
             f"learning appears with scale (GPT-3).</p><ul>{items}</ul>")
+    comparisons = [paired_row("icl", "0-shot", f"{k}-shot", f"{TASK} accuracy", [s["acc"] for s in samples[0]],
+                              [s["acc"] for s in samples[k]], ctx.seed) for k in SHOTS if k]
     return StageResult(name="icl", title="In-context learning: zero- against few-shot", rows=rows, html=note,
+                       comparisons=comparisons,
                        data={"results": {str(k): r for k, r in results.items()}, "model_dir": str(model_dir)})

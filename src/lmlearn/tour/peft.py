@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lmlearn.commands.finetune import FinetuneConfig, run
 from lmlearn.tour import StageResult, TourContext
+from lmlearn.tour.summary import predictions_row
 from lmlearn.tour.transfer import TEST, TRAIN
 
 
@@ -28,4 +29,7 @@ def stage(ctx: TourContext) -> StageResult:
     html = ("<p>The MLM encoder of the encoders stage, fine-tuned on the transfer stage's task in full and "
             "with a LoRA adapter on its attention (plus the new classifier head), for the same steps. The adapter "
             "folder holds only what trained; the base stays as it was.</p>")
-    return StageResult(name="peft", title="PEFT: LoRA against full fine-tuning", rows=rows, html=html)
+    comparisons = [predictions_row("peft", "full fine-tuning", "LoRA (r=8)", ctx.out / "transfer-mlm",
+                                   ctx.out / "peft-lora", ctx.seed)]
+    return StageResult(name="peft", title="PEFT: LoRA against full fine-tuning", rows=rows, html=html,
+                       comparisons=comparisons)

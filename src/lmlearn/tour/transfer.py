@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lmlearn.commands.finetune import FinetuneConfig, run
 from lmlearn.tour import StageResult, TourContext
+from lmlearn.tour.summary import predictions_row
 
 TRAIN, TEST = "builtin:sentiment?n=400&seed=1", "builtin:sentiment?n=400&seed=2"
 
@@ -30,5 +31,21 @@ def stage(ctx: TourContext) -> StageResult:
             "a contrast: 'the acting was dull, but ...'), tested on 400 others. All three share the electra-tiny "
             "architecture and tokenizer; they differ only in the weights they start from. 'Before' is chance "
             "(two balanced classes).</p>")
+    runs = {name: ctx.out / f"transfer-{name}" for name, *_ in starts}
+    comparisons = [predictions_row("transfer", "from scratch", "MLM pre-trained + fine-tuned", runs["scratch"],
+                                   runs["mlm"], ctx.seed),
+                   predictions_row("transfer", "from scratch", "ELECTRA pre-trained + fine-tuned", runs["scratch"],
+                                   runs["electra"], ctx.seed),
+                   predictions_row("transfer", "MLM pre-trained + fine-tuned", "ELECTRA pre-trained + fine-tuned",
+                                   runs["mlm"], runs["electra"], ctx.seed, electra_components=_components(ctx))]
     return StageResult(name="transfer", title="Transfer: from scratch against pre-trained + fine-tuned",
-                       rows=rows, html=html, data={"summaries": summaries, "steps": steps})
+                       rows=rows, html=html, data={"summaries": summaries, "steps": steps}, comparisons=comparisons)
+
+
+def _components(ctx: TourContext) -> dict[str, float]:
+    """ELECTRA's loss components at the end of its pre-training (the encoders stage's last metrics line)."""
+    from lmlearn.engine.metrics import read_metrics
+
+    rows = read_metrics(ctx.out / "encoder-electra" / "metrics.jsonl")
+    names = ("generator_loss", "discriminator_loss", "discriminator_accuracy", "replaced_fraction")
+    return {name: rows[-1][name] for name in names if rows and name in rows[-1]}
