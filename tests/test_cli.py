@@ -118,7 +118,8 @@ def _bad_inputs(root):
     (["pretrain", "--data", "{d}/blank.txt"], "{d}/blank.txt: empty data file"),
     (["pretrain", "--data", "{d}/cp949.txt"], "{d}/cp949.txt:2: not UTF-8 text (byte 0xb3 at column 1)"),
     (["finetune", "--task", "classify", "--data", "{d}/image.jsonl"], "{d}/image.jsonl:2: a binary file"),
-    (["pretrain", "--model", "{d}/untyped", "--data", "builtin:corpus"], "{d}/untyped/config.json: no 'model_type' key"),
+    (["pretrain", "--model", "{d}/untyped", "--data", "builtin:corpus"],
+     "{d}/untyped/config.json: no 'model_type' key"),
     (["evaluate", "--model", "{d}/untyped", "--task", "review_sentiment"], "{d}/untyped/config.json: no 'model_type'"),
 ])
 def test_bad_inputs_are_one_line_naming_the_culprit(argv, message, tmp_path, capsys):
