@@ -75,6 +75,13 @@ class Clock:
         return gaps[warmup:]
 
 
+def ticking(objective, clock: Clock):
+    """A copy of `objective` whose collate ticks `clock` first: one tick per batch fetch."""
+    timed = copy.copy(objective)
+    timed.collate = lambda examples, generator: (clock.tick(), objective.collate(examples, generator))[1]
+    return timed
+
+
 def settings(steps: int, batch: int, compile: bool = False):
     from lmlearn.engine.settings import TrainSettings
 
@@ -109,9 +116,7 @@ def run_lmlearn(model, setup, steps: int, batch: int, compile: bool = False) -> 
     from lmlearn.engine.loop import train
 
     clock = Clock()
-    objective = setup["objective"]
-    timed = copy.copy(objective)
-    timed.collate = lambda examples, generator: (clock.tick(), objective.collate(examples, generator))[1]
+    timed = ticking(setup["objective"], clock)
 
     with tempfile.TemporaryDirectory() as out:
         train(model, timed, setup["examples"], None, settings(steps, batch, compile), out)
@@ -178,9 +183,7 @@ def run_baseline(model, setup, steps: int, batch: int) -> Clock:
 
     loop = setup["baseline"]
     clock = Clock()
-    objective = setup["objective"]
-    timed = copy.copy(objective)
-    timed.collate = lambda examples, generator: (clock.tick(), objective.collate(examples, generator))[1]
+    timed = ticking(setup["objective"], clock)
     s = TrainSettings(max_steps=steps, batch_size=batch, lr=3e-4, warmup_steps=2, weight_decay=0.1, max_grad_norm=1.0,
                       eval_every=0, save_every=10**9, log_every=10**9, progress=False)
     with tempfile.TemporaryDirectory() as out:

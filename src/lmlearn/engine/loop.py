@@ -151,11 +151,11 @@ class Window:
         state = state or {}
         self.loss, self.units = state.get("loss", 0.0), state.get("units", 0.0)
         self.metrics: dict[str, float] = dict(state.get("metrics", {}))
-        self.tokens, self.time, self.steps = state.get("tokens", 0), state.get("time", 0.0), state.get("steps", 0)
+        self.tokens, self.time = state.get("tokens", 0), state.get("time", 0.0)
 
     def state(self) -> dict[str, Any]:
         return {"loss": self.loss, "units": self.units, "metrics": dict(self.metrics), "tokens": self.tokens,
-                "time": self.time, "steps": self.steps}
+                "time": self.time}
 
     def reduce(self, accelerator: Accelerator) -> "Window":
         """The window summed over processes (every process must call it)."""
@@ -165,9 +165,8 @@ class Window:
         local = torch.tensor([self.loss, self.units, float(self.tokens)] + [self.metrics[n] for n in names],
                              dtype=torch.float64, device=accelerator.device)
         total = accelerator.reduce(local, "sum").tolist()
-        merged = Window({"loss": total[0], "units": total[1], "tokens": int(total[2]), "time": self.time,
-                         "steps": self.steps, "metrics": dict(zip(names, total[3:]))})
-        return merged
+        return Window({"loss": total[0], "units": total[1], "tokens": int(total[2]), "time": self.time,
+                       "metrics": dict(zip(names, total[3:]))})
 
 
 def evaluate(model: torch.nn.Module, method: Any, data: Any, settings: TrainSettings, accelerator: Accelerator,
@@ -379,7 +378,6 @@ class _Run:
                     window.units += local_units
                     for name, value in sums.items():
                         window.metrics[name] = window.metrics.get(name, 0.0) + float(value)
-                window.steps += 1
                 do_eval = self.eval_data is not None and (step == s.max_steps or
                                                           s.eval_every and step % s.eval_every == 0)
                 save = step % s.save_every == 0 or step == s.max_steps or bool(received)

@@ -39,12 +39,15 @@ def tracker_names(report_to: str, tensorboard: bool = False) -> list[str]:
     import importlib.util
 
     from lmlearn.errors import LmlearnError
+    from lmlearn.extras import EXTRAS, require
 
     names = [n.strip() for n in report_to.split(",") if n.strip()] + (["tensorboard"] if tensorboard else [])
     for name in names:
         if name not in TRACKERS:
             raise LmlearnError(f"--report-to {name}: not a tracker lmlearn knows; one of {', '.join(TRACKERS)}")
-        if importlib.util.find_spec(TRACKERS[name]) is None:
+        if name in EXTRAS:  # an lmlearn extra: the same one-line install hint as every optional feature
+            require(name, f"--report-to {name}")
+        elif importlib.util.find_spec(TRACKERS[name]) is None:
             raise LmlearnError(f"--report-to {name} needs {TRACKERS[name]}, which is not installed: "
                                f"pip install {TRACKERS[name]}")
     return list(dict.fromkeys(names))
