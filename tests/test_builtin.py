@@ -12,7 +12,7 @@ import pytest
 
 import lmlearn.data.builtin as builtin
 from lmlearn.data.builtin import builtin_names, load_builtin, register_builtin
-from lmlearn.data.builtin.corpus import GENRES, corpus
+from lmlearn.data.builtin.corpus import PROSE as GENRES, corpus
 from lmlearn.data.builtin.korean import final_consonant, josa, render
 from lmlearn.data.builtin.world import make_world
 from lmlearn.errors import LmlearnError
@@ -149,6 +149,41 @@ def test_languages_and_genres_are_balanced():
     assert {r["lang"] for r in english} == {"en"}
     counts = collections.Counter(r["genre"] for r in english)
     assert set(counts) == set(GENRES) and max(counts.values()) - min(counts.values()) <= 1
+
+
+def test_genres_option_deals_only_the_named_genres_and_names_a_wrong_one():
+    rows = corpus(docs=40, genres="sorting,review")
+    assert collections.Counter(r["genre"] for r in rows) == {"sorting": 20, "review": 20}
+    assert "sorting" not in {r["genre"] for r in ROWS}  # opt-in: the default corpus has none
+    with pytest.raises(LmlearnError, match="genres='poems': poems is not a genre of this corpus; its genres are: "
+                                           "biography, review"):
+        corpus(docs=4, genres="poems")
+
+
+def test_a_sorting_exercise_puts_each_sentiment_in_one_group_and_the_groups_change_per_document():
+    from lmlearn.data.builtin.sorting import ARROW
+
+    praise = {en for pairs in builtin.reviews._OPINIONS.items() if pairs[0][1] == 1 for en, _ in pairs[1]}
+    names = []
+    for row in corpus(docs=60, genres="sorting", lang="en"):
+        header, *lines = row["text"].split("\n")
+        groups = [line.rsplit(f" {ARROW} ", 1) for line in lines]
+        assert 6 <= len(lines) <= 10 and len({g for _, g in groups}) == 2
+        assert all(g in header for _, g in groups)
+        by_group = collections.defaultdict(set)
+        for sentence, group in groups:
+            if sentence in praise:
+                by_group["praise"].add(group)
+        assert len(by_group["praise"]) <= 1  # every praise sentence of a document went to the same group
+        names.append(frozenset(g for _, g in groups))
+    assert len(set(names)) > 40  # the group names are drawn again for (nearly) every document
+
+
+def test_opinions_are_single_sentences_with_balanced_labels_and_languages():
+    rows = load_builtin("opinions", {"n": "40"})
+    assert collections.Counter((r["label"], r["lang"]) for r in rows) == {(0, "en"): 10, (0, "ko"): 10,
+                                                                         (1, "en"): 10, (1, "ko"): 10}
+    assert all(r["text"].count(".") == 1 and r["text"].endswith(".") for r in rows)
 
 
 def test_each_document_is_in_its_language():

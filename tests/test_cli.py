@@ -79,12 +79,14 @@ def test_tour_writes_the_report(tmp_path, capsys):
     assert "held-out perplexity" in html and "data:image/png;base64," in html
     out = capsys.readouterr().out
     assert "clm" in out and "replaced-token detection" in out and "masked LM" in out
-    assert "from scratch" in out and "ELECTRA pre-trained + fine-tuned" in out and "LoRA" in out
+    assert "from scratch" in out and "ELECTRA encoder pre-trained + fine-tuned" in out and "LoRA" in out
     assert "held-out sentiment" in out
     # each stage's defining comparison, paired on the same test documents, in summary.json and the report
     rows = json.loads((tmp_path / "summary.json").read_text())["comparisons"]
-    assert {(r["stage"], r["arm_b"]) for r in rows} >= {("icl", "5-shot"), ("transfer", "MLM pre-trained + fine-tuned"),
+    assert {(r["stage"], r["arm_b"]) for r in rows} >= {("icl", "8-shot"), ("transfer", "causal LM pre-trained, 100 labels"),
                                                         ("peft", "LoRA (r=8)")}
+    small = next(r for r in rows if r["arm_b"] == "causal LM pre-trained, 100 labels")
+    assert small["seeds"] == [0, 1, 2]  # the defining comparison repeats over seeds
     for r in rows:
         assert r["interval_low"] <= r["difference"] <= r["interval_high"]
         assert r["difference"] == pytest.approx(r["b"] - r["a"]) and r["documents"] > 50

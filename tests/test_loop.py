@@ -224,3 +224,53 @@ def test_report_to_names_an_unknown_or_missing_tracker():
     if importlib.util.find_spec("wandb") is None:
         with pytest.raises(LmlearnError, match="--report-to wandb needs wandb, which is not installed"):
             tracker_names("tensorboard,wandb")
+
+
+class _CrashAtStep(CausalLM):
+    """CLM that raises during training step `at` (evaluation batches are not counted)."""
+
+    def __init__(self, at):
+        self.at, self.steps = at, 0
+
+    def loss(self, model, batch):
+        if model.training:
+            self.steps += 1
+            if self.steps == self.at:
+                raise RuntimeError("killed")
+        return super().loss(model, batch)
+
+
+def test_early_stopping_ends_with_the_best_evaluations_weights_and_resumes_to_them(tmp_path):
+    from lmlearn.engine.metrics import read_metrics
+
+    # eight random sequences are memorised within a few dozen steps; the loss on eight others then rises
+    data, held_out = torch.randint(0, 64, (8, 16), generator=torch.Generator().manual_seed(1)), \
+        torch.randint(0, 64, (8, 16), generator=torch.Generator().manual_seed(2))
+    settings = dict(max_steps=400, batch_size=4, lr=1e-2, eval_every=4, eval_batches=2, early_stopping=3,
+                    log_every=4)
+    model, resumed = tiny_gpt(), tiny_gpt()
+    result = train(model, CausalLM(), data, held_out, quiet(**settings), tmp_path / "whole")
+    rows = [r for r in read_metrics(tmp_path / "whole" / "metrics.jsonl") if "eval_loss" in r]
+    best = min(rows, key=lambda r: r["eval_loss"])
+    assert result.stopped_early and result.step < 400
+    assert result.best_step == best["step"] and result.step == best["step"] + 3 * 4
+    assert result.eval_loss == pytest.approx(best["eval_loss"], abs=1e-6)  # the model now is the best one
+    assert result.eval_loss < rows[-1]["eval_loss"]
+    # a run killed after its best evaluation resumes, stops at the same step and ends with the same weights
+    with pytest.raises(RuntimeError):
+        train(tiny_gpt(), _CrashAtStep(best["step"] + 6), data, held_out,
+              quiet(**settings, save_every=2), tmp_path / "cut")
+    again = train(resumed, CausalLM(), data, held_out, quiet(**settings, save_every=2, resume=True),
+                  tmp_path / "cut")
+    assert again.step == result.step and again.best_step == result.best_step
+    for (name, p), q in zip(model.named_parameters(), resumed.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+
+
+def test_early_stopping_needs_held_out_data_and_evaluations(tmp_path):
+    data = torch.randint(0, 64, (8, 16))
+    with pytest.raises(LmlearnError, match="--early-stopping 2 .* no held-out data"):
+        train(tiny_gpt(), CausalLM(), data, None, quiet(max_steps=4, batch_size=4, early_stopping=2), tmp_path)
+    with pytest.raises(LmlearnError, match="--eval-every 0"):
+        train(tiny_gpt(), CausalLM(), data, data, quiet(max_steps=4, batch_size=4, early_stopping=2, eval_every=0),
+              tmp_path)

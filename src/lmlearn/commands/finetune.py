@@ -27,6 +27,9 @@ class _FinetuneBase(TrainSettings, DataSettings, PeftSettings, ModelSettings):
         None, "train word2vec on --embedding-corpus and feed its frozen vectors to a small BiLSTM task model "
               "(--model and the tokenizer flags are then unused)")
     mixture: str | None = option(None, "YAML file of several text-to-text tasks trained together (seq2seq)")
+    validation_fraction: float = option(
+        0.0, "hold out this fraction of the training data as validation: the held-out loss during training and "
+             "--early-stopping are then measured on it, not on the test data", range="[0, 1)")
     out: str = option("runs/finetune", "output folder")
 
 
@@ -65,6 +68,9 @@ def _check_modes(cfg: Any, init: str) -> None:
         raise LmlearnError("--static-embeddings trains its own small model; drop --freeze/--init pretrained/--peft")
     if cfg.freeze and cfg.peft:
         raise LmlearnError("--freeze and --peft both keep the model's weights fixed; choose one")
+    if cfg.early_stopping and not cfg.validation_fraction:
+        raise LmlearnError("--early-stopping chooses the stopping step on held-out data; give --validation-fraction "
+                           "(a split of the training data) so that the test data chooses nothing")
     if cfg.mixture and cfg.task != "seq2seq":
         raise LmlearnError(f"--mixture holds text-to-text tasks; use it with --task seq2seq, not --task {cfg.task}")
 
@@ -113,6 +119,10 @@ def run(cfg: Any) -> dict[str, Any]:
     reader = task_class(cfg)
     with accelerator.main_process_first():  # the main process fills the datasets cache; the others read it
         train_ds, eval_ds = _read(reader, cfg, report)
+        valid_ds = None
+        if cfg.validation_fraction:
+            parts = train_ds.train_test_split(test_size=cfg.validation_fraction, seed=cfg.seed)
+            train_ds, valid_ds = parts["train"], parts["test"]
     if report.skipped:
         print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
     set_seed(cfg.seed)
@@ -139,10 +149,13 @@ def run(cfg: Any) -> dict[str, Any]:
     with accelerator.main_process_first():
         train_examples = task.prepare(train_ds, what="training data")
         eval_examples = task.prepare(eval_ds, what="test data")
+        valid_examples = task.prepare(valid_ds, what="validation data") if valid_ds is not None else None
     if accelerator.is_main_process:
         config.save(cfg, out / "config.yaml")
 
-    result = train(model, task, train_examples, eval_examples, cfg, out, run_config=config.to_dict(cfg),
+    # the loop's held-out loss (and --early-stopping) reads validation data when there is some, else the test data
+    held_out = valid_examples if valid_examples is not None else eval_examples
+    result = train(model, task, train_examples, held_out, cfg, out, run_config=config.to_dict(cfg),
                    accelerator=accelerator)
     model = result.accelerator.unwrap_model(model)
     predictions = task.predict(model, eval_examples, cfg.batch_size, result.accelerator.device)
@@ -152,8 +165,12 @@ def run(cfg: Any) -> dict[str, Any]:
         "init": init, "freeze": cfg.freeze, "static_embeddings": cfg.static_embeddings, "peft": cfg.peft,
         **parameter_summary(model),
         "steps": result.step, "train_examples": len(train_examples), "test_examples": len(eval_examples),
-        "final_train_loss": result.train_loss, "initial_eval_loss": result.initial_eval_loss,
-        "eval_loss": result.eval_loss, "metric": task.metric, **scores,
+        "final_train_loss": result.train_loss,
+        **({"validation_examples": len(valid_examples), "validation_loss": result.eval_loss,
+            "best_step": result.best_step, "stopped_early": result.stopped_early}
+           if valid_examples is not None else
+           {"initial_eval_loss": result.initial_eval_loss, "eval_loss": result.eval_loss}),
+        "metric": task.metric, **scores,
         "wall_time_sec": round(result.wall_time, 2), "skipped_rows": report.skipped,
     }
     if result.accelerator.is_main_process:
@@ -171,7 +188,8 @@ def run(cfg: Any) -> dict[str, Any]:
 
 def print_summary(summary: dict[str, Any], out: str) -> None:
     """The few lines a person wants to see at the end of a run."""
-    keys = ["task", "init", "parameters", "trainable_parameters", "steps", "final_train_loss", "eval_loss",
+    keys = ["task", "init", "parameters", "trainable_parameters", "steps", "final_train_loss",
+            *(["validation_loss", "best_step"] if "validation_loss" in summary else ["eval_loss"]),
             summary["metric"], *[k for k in ("macro_f1", "entity_f1", "f1", "exact_match", "rougeL", "bleu")
                                  if k in summary and k != summary["metric"]], "wall_time_sec"]
     width = max(map(len, keys))

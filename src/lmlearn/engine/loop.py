@@ -61,6 +61,8 @@ class TrainResult:
     accelerator: Accelerator
     skipped_steps: int = 0
     eval_metrics: dict[str, float] = field(default_factory=dict)
+    best_step: int | None = None  # --early-stopping: the step whose weights the model ends with
+    stopped_early: bool = False
 
 
 class BatchOrder:
@@ -169,6 +171,38 @@ class Window:
                        "metrics": dict(zip(names, total[3:]))})
 
 
+class Best:
+    """--early-stopping: the lowest held-out loss so far, its step and a CPU copy of the trainable weights then.
+
+    Only trainable tensors are copied (an adapter's, not the frozen base's); the copy travels with
+    checkpoints, so a resumed run stops and ends where the uninterrupted one would.
+    """
+
+    def __init__(self, state: dict[str, Any] | None = None):
+        state = state or {}
+        self.loss: float = state.get("loss", math.inf)
+        self.step: int | None = state.get("step")
+        self.since: int = state.get("since", 0)  # evaluations in a row without improvement
+        self.weights: dict[str, torch.Tensor] = state.get("weights", {})
+
+    def update(self, model: torch.nn.Module, loss: float, step: int) -> None:
+        if loss < self.loss:
+            self.loss, self.step, self.since = loss, step, 0
+            self.weights = {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters()
+                            if p.requires_grad}
+        else:
+            self.since += 1
+
+    def restore(self, model: torch.nn.Module) -> None:
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in self.weights.items():
+                params[name].copy_(value.to(params[name].device))
+
+    def state(self) -> dict[str, Any]:
+        return {"loss": self.loss, "step": self.step, "since": self.since, "weights": self.weights}
+
+
 def evaluate(model: torch.nn.Module, method: Any, data: Any, settings: TrainSettings, accelerator: Accelerator,
              frozen: dict[str, torch.nn.Module] | None = None) -> tuple[float, dict[str, float]]:
     """The unit-weighted mean loss (and metrics) over the first `eval_batches` global batches of `data`:
@@ -248,6 +282,10 @@ class _Run:
 
     def run(self) -> TrainResult:
         s, acc = self.settings, self.accelerator
+        if s.early_stopping and (self.eval_data is None or not s.eval_every):
+            raise LmlearnError(f"--early-stopping {s.early_stopping} compares held-out losses every --eval-every "
+                               "steps; this run has " + ("no held-out data" if self.eval_data is None
+                                                         else "--eval-every 0"))
         optimizer = make_optimizer(self.model, s)
         scheduler = make_scheduler(optimizer, s)
         start_step, tokens_seen, elapsed, initial_eval, state = 0, 0, 0.0, None, None
@@ -271,6 +309,7 @@ class _Run:
         models = Models(model, self.frozen)
         # the partial logging window travels with the checkpoint; only the main process holds it
         window = Window(state.get("window") if state is not None and acc.is_main_process else None)
+        best = Best(state.get("best") if state is not None else None) if s.early_stopping else None
         metrics = MetricsLog(self.out, start_step if latest is not None else None,
                              tracker_names(s.report_to, s.tensorboard) if acc.is_main_process else [],
                              enabled=acc.is_main_process, config=self.run_config)
@@ -291,6 +330,8 @@ class _Run:
                         "initial_eval_loss": initial_eval, "rng": rng_state(), "skipped_steps": skipped,
                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                         "window": window.state()}
+                if best is not None:
+                    ckpt["best"] = best.state()
                 if hasattr(self.method, "state_dict"):
                     ckpt["method"] = self.method.state_dict()
                 save_checkpoint(self.ckpt_dir, step, acc.unwrap_model(model), ckpt, s.keep_last)
@@ -311,10 +352,11 @@ class _Run:
         bar = tqdm(total=s.max_steps, initial=start_step, desc="training", dynamic_ncols=True,
                    disable=True if not s.progress or not acc.is_main_process else None)
         step, eval_loss, eval_metrics, last_loss, bad_run = start_step, None, {}, float("nan"), 0
+        stopped_early = best is not None and best.since >= s.early_stopping
         single = s.grad_accum == 1 and self.world == 1  # the mean's own gradient needs no rescaling
         model.train()
         try:
-            while step < s.max_steps:
+            while step < s.max_steps and not stopped_early:
                 t0 = time.perf_counter()
                 loss_sum = torch.zeros((), dtype=torch.float64, device=acc.device)
                 units = torch.zeros((), dtype=torch.float64, device=acc.device)
@@ -381,6 +423,8 @@ class _Run:
                 do_eval = self.eval_data is not None and (step == s.max_steps or
                                                           s.eval_every and step % s.eval_every == 0)
                 save = step % s.save_every == 0 or step == s.max_steps or bool(received)
+                if do_eval and best is not None and best.since + 1 >= s.early_stopping:
+                    save = True  # this evaluation may end the run: its checkpoint must hold the final state
                 # a checkpoint keeps the partial window, so saving (or a signal) adds no line of its own:
                 # an interrupted and resumed run logs exactly the lines of an uninterrupted one
                 if do_eval or step % s.log_every == 0 or step == s.max_steps:
@@ -403,6 +447,10 @@ class _Run:
                         eval_loss, eval_metrics = evaluate(model, self.method, self.eval_data, s, acc, self.frozen)
                         record.update(eval_loss=eval_loss, eval_ppl=math.exp(min(eval_loss, 50)))
                         record.update({f"eval_{name}": value for name, value in sorted(eval_metrics.items())})
+                        if best is not None:
+                            best.update(acc.unwrap_model(model), eval_loss, step)
+                            stopped_early = best.since >= s.early_stopping
+                            record["best_step"] = best.step
                     metrics.log(record)
                     last_loss = record["loss"]
                     bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{rate:.0f}",
@@ -415,7 +463,10 @@ class _Run:
                                               "continue with --resume", received[0])
                 if save:
                     checkpoint(step)
-            if eval_loss is None and self.eval_data is not None:  # resumed a run that had already finished
+            if best is not None and best.step is not None:
+                best.restore(acc.unwrap_model(model))  # the run ends with its best evaluation's weights
+                eval_loss, eval_metrics = None, {}
+            if eval_loss is None and self.eval_data is not None:  # resumed a finished run, or restored the best
                 eval_loss, eval_metrics = evaluate(model, self.method, self.eval_data, s, acc, self.frozen)
         finally:
             bar.close()
@@ -424,7 +475,8 @@ class _Run:
                 signal.signal(sig, h)
         return TrainResult(step=step, tokens_seen=tokens_seen, train_loss=last_loss, initial_eval_loss=initial_eval,
                            eval_loss=eval_loss, wall_time=elapsed, accelerator=acc, skipped_steps=skipped,
-                           eval_metrics=eval_metrics)
+                           eval_metrics=eval_metrics, best_step=best.step if best is not None else None,
+                           stopped_early=stopped_early)
 
 
 def _enable_gradient_checkpointing(model: torch.nn.Module) -> None:

@@ -37,6 +37,9 @@ class TrainSettings:
     seed: int = option(0, "seed for initialisation, data order and masking")
     eval_every: int = option(100, "evaluate on held-out data every N steps (0: only at the end)", range=">=0")
     eval_batches: int = option(20, "held-out batches per evaluation", range=">=1")
+    early_stopping: int = option(0, "stop after this many evaluations in a row without a lower held-out loss, and "
+                                    "end with the weights of the best one (0: off; evaluations come every "
+                                    "--eval-every steps)", range=">=0")
     save_every: int = option(100, "write a checkpoint every N steps", range=">=1")
     keep_last: int = option(2, "checkpoints to keep", range=">=1")
     log_every: int = option(10, "write a metrics line every N steps", range=">=1")

@@ -8,13 +8,16 @@ from lmlearn.tour import StageResult, TourContext
 from lmlearn.tour.plots import loss_curve
 
 PROMPTS = ["Minjun lives in", "민준은", "Three plus four is", "The film was"]
+DATA, VOCAB = "builtin:corpus?docs=6000", 4000
+# 256 positions: the icl stage's prompts (eight demonstrations) must stay inside the positions trained
+BLOCK, BATCH = 256, 8
 
 
 def stage(ctx: TourContext) -> StageResult:
     """Causal-LM pre-training (GPT): perplexity before and after, and samples."""
     out = ctx.out / "clm"
-    cfg = PretrainConfig(objective="clm", model="gpt2-tiny", data="builtin:corpus?docs=6000", vocab_size=4000,
-                         block_size=128, batch_size=16, max_steps=ctx.steps, lr=2e-3, warmup_steps=ctx.steps // 10,
+    cfg = PretrainConfig(objective="clm", model="gpt2-tiny", data=DATA, vocab_size=VOCAB,
+                         block_size=BLOCK, batch_size=BATCH, max_steps=ctx.steps, lr=2e-3, warmup_steps=ctx.steps // 10,
                          eval_every=max(ctx.steps // 10, 1), log_every=10, save_every=ctx.steps, seed=ctx.seed,
                          out=str(out), overwrite=True, progress=ctx.progress)
     summary = run(cfg)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 from lmlearn.extras import require
 from lmlearn.engine.metrics import read_metrics
@@ -30,3 +32,24 @@ def loss_curve(metrics_file: Path, png: Path, title: str, ylabel: str = "cross-e
     fig.savefig(png)
     plt.close(fig)
     return png
+
+
+@contextmanager
+def figure(png: Path, xlabel: str, ylabel: str, title: str) -> Iterator[Any]:
+    """An Axes to draw on; on leaving, the figure is laid out and saved as `png`."""
+    matplotlib = require("matplotlib", "the tour's plots")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    try:
+        yield ax
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        png.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(png)
+    finally:
+        plt.close(fig)

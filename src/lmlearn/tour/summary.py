@@ -26,6 +26,18 @@ def predictions_row(stage: str, arm_a: str, arm_b: str, run_a: Path, run_b: Path
     return paired_row(stage, arm_a, arm_b, "test accuracy", a.scores, b.scores, seed, **extra)
 
 
+def pooled_predictions_row(stage: str, arm_a: str, arm_b: str, runs_a: list[Path], runs_b: list[Path],
+                           seeds: list[int], **extra: Any) -> dict[str, Any]:
+    """Two arms over several seeds: run k of a is paired with run k of b (same seed, same test documents),
+    and the (seed, document) pairs are resampled together."""
+    a, b = [], []
+    for run_a, run_b in zip(runs_a, runs_b, strict=True):
+        a += read_scores([str(run_a / "predictions.jsonl")], "acc").scores
+        b += read_scores([str(run_b / "predictions.jsonl")], "acc").scores
+    row = paired_row(stage, arm_a, arm_b, "test accuracy", a, b, seeds[0], **extra)
+    return {**row, "documents": row["documents"] // len(runs_a), "seeds": seeds}
+
+
 def html_table(rows: list[dict[str, Any]]) -> str:
     """The comparisons as an HTML table for the report."""
     body = "".join(
@@ -34,6 +46,7 @@ def html_table(rows: list[dict[str, Any]]) -> str:
         f"<td>{r['difference']:+.3f}</td><td>[{r['interval_low']:+.3f}, {r['interval_high']:+.3f}]</td></tr>"
         for r in rows)
     return ("<p>Each stage's defining comparison on the same test documents: b − a with a paired 95% bootstrap "
-            "interval (one seed; an interval that holds zero is no difference at this size).</p>"
+            "interval (over the seeds listed in summary.json, documents and seeds resampled together; an interval "
+            "that holds zero is no difference at this size).</p>"
             "<table><tr><th>stage</th><th>b vs a</th><th>metric</th><th>a</th><th>b</th><th>b − a</th>"
             f"<th>95% interval</th></tr>{body}</table>")
