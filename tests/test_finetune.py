@@ -138,3 +138,22 @@ def test_transfer_modes_that_make_no_sense_are_refused(tmp_path, reviews):
         run(_cfg(tmp_path, data=reviews[0], init="pretrained"))
     with pytest.raises(LmlearnError, match="--freeze .* needs pre-trained"):
         run(_cfg(tmp_path, data=reviews[0], freeze=True))
+
+
+def test_validation_split_chooses_the_step_and_the_test_data_is_read_only_to_score(tmp_path, reviews):
+    train, test = reviews
+    out = tmp_path / "run"
+    summary = run(_cfg(tmp_path, data=train, eval_data=test, out=str(out), train_examples=200, validation_fraction=0.25, early_stopping=2,
+                       eval_every=5, max_steps=200, lr=3e-3))
+    assert (summary["train_examples"], summary["validation_examples"], summary["test_examples"]) == (150, 50, 100)
+    assert "eval_loss" not in summary and summary["stopped_early"] and summary["steps"] < 200
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in logged if "eval_loss" in r]
+    assert summary["best_step"] == min(logged, key=lambda r: r["eval_loss"])["step"]
+    assert summary["validation_loss"] == pytest.approx(min(r["eval_loss"] for r in logged), abs=1e-5)
+    with pytest.raises(LmlearnError, match="--early-stopping chooses the stopping step on held-out data; give "
+                                           "--validation-fraction"):
+        run(_cfg(tmp_path, data=train, eval_data=test, out=str(tmp_path / "b"), early_stopping=2, eval_every=5))
+    with pytest.raises(LmlearnError, match="--train-examples 999: the training data has only 300 rows"):
+        run(_cfg(tmp_path, data=train, eval_data=test, out=str(tmp_path / "c"), train_examples=999))
+

@@ -27,6 +27,8 @@ class _FinetuneBase(TrainSettings, DataSettings, PeftSettings, ModelSettings):
         None, "train word2vec on --embedding-corpus and feed its frozen vectors to a small BiLSTM task model "
               "(--model and the tokenizer flags are then unused)")
     mixture: str | None = option(None, "YAML file of several text-to-text tasks trained together (seq2seq)")
+    train_examples: int = option(0, "train on a sample of this many training rows, drawn with --seed (0: all of "
+                                    "them); for learning curves over labelled-set sizes", range=">=0")
     validation_fraction: float = option(
         0.0, "hold out this fraction of the training data as validation: the held-out loss during training and "
              "--early-stopping are then measured on it, not on the test data", range="[0, 1)")
@@ -109,6 +111,7 @@ def run(cfg: Any) -> dict[str, Any]:
 
     from lmlearn.adapters.apply import adapter_base, build_peft_model, parameter_summary, save_adapter
     from lmlearn.data.sources import ReadReport
+    from lmlearn.errors import LmlearnError
     from lmlearn.io import atomic_write_text
     from lmlearn.run import get_tokenizer, write_summary
     from lmlearn.engine.loop import train
@@ -119,6 +122,11 @@ def run(cfg: Any) -> dict[str, Any]:
     reader = task_class(cfg)
     with accelerator.main_process_first():  # the main process fills the datasets cache; the others read it
         train_ds, eval_ds = _read(reader, cfg, report)
+        if cfg.train_examples:
+            if cfg.train_examples > len(train_ds):
+                raise LmlearnError(f"--train-examples {cfg.train_examples}: the training data has only "
+                                   f"{len(train_ds)} rows")
+            train_ds = train_ds.shuffle(seed=cfg.seed).select(range(cfg.train_examples))
         valid_ds = None
         if cfg.validation_fraction:
             parts = train_ds.train_test_split(test_size=cfg.validation_fraction, seed=cfg.seed)

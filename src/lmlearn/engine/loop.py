@@ -172,22 +172,33 @@ class Window:
 
 
 class Best:
-    """--early-stopping: the lowest held-out loss so far, its step and a CPU copy of the trainable weights then.
+    """--early-stopping: the best evaluation so far, its step and a CPU copy of the trainable weights then.
 
-    Only trainable tensors are copied (an adapter's, not the frozen base's); the copy travels with
+    Best is the lowest held-out loss, or the highest value of a named metric, where a tie goes to the
+    later evaluation (an accuracy on a small validation set ties often, and early in training the tied
+    evaluations are those of a model that has not yet learned). Only trainable tensors are copied (an adapter's, not the frozen base's); the copy travels with
     checkpoints, so a resumed run stops and ends where the uninterrupted one would.
     """
 
-    def __init__(self, state: dict[str, Any] | None = None):
+    def __init__(self, metric: str, state: dict[str, Any] | None = None):
         state = state or {}
-        self.loss: float = state.get("loss", math.inf)
+        self.metric = metric
+        self.key: tuple[float, float] = tuple(state.get("key", (-math.inf, -math.inf)))  # larger is better
         self.step: int | None = state.get("step")
         self.since: int = state.get("since", 0)  # evaluations in a row without improvement
         self.weights: dict[str, torch.Tensor] = state.get("weights", {})
 
-    def update(self, model: torch.nn.Module, loss: float, step: int) -> None:
-        if loss < self.loss:
-            self.loss, self.step, self.since = loss, step, 0
+    def update(self, model: torch.nn.Module, loss: float, metrics: dict[str, float], step: int) -> None:
+        if self.metric == "loss":
+            key, better = (-loss, 0.0), (-loss, 0.0) > self.key
+        elif self.metric in metrics:
+            key = (metrics[self.metric], 0.0)
+            better = key >= self.key
+        else:
+            raise LmlearnError(f"--early-stopping-metric {self.metric}: this method logs "
+                               f"{', '.join(['loss', *sorted(metrics)])} on held-out data")
+        if better:
+            self.key, self.step, self.since = key, step, 0
             self.weights = {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters()
                             if p.requires_grad}
         else:
@@ -200,7 +211,7 @@ class Best:
                 params[name].copy_(value.to(params[name].device))
 
     def state(self) -> dict[str, Any]:
-        return {"loss": self.loss, "step": self.step, "since": self.since, "weights": self.weights}
+        return {"key": list(self.key), "step": self.step, "since": self.since, "weights": self.weights}
 
 
 def evaluate(model: torch.nn.Module, method: Any, data: Any, settings: TrainSettings, accelerator: Accelerator,
@@ -309,7 +320,8 @@ class _Run:
         models = Models(model, self.frozen)
         # the partial logging window travels with the checkpoint; only the main process holds it
         window = Window(state.get("window") if state is not None and acc.is_main_process else None)
-        best = Best(state.get("best") if state is not None else None) if s.early_stopping else None
+        best = Best(s.early_stopping_metric, state.get("best") if state is not None else None) \
+            if s.early_stopping else None
         metrics = MetricsLog(self.out, start_step if latest is not None else None,
                              tracker_names(s.report_to, s.tensorboard) if acc.is_main_process else [],
                              enabled=acc.is_main_process, config=self.run_config)
@@ -448,7 +460,7 @@ class _Run:
                         record.update(eval_loss=eval_loss, eval_ppl=math.exp(min(eval_loss, 50)))
                         record.update({f"eval_{name}": value for name, value in sorted(eval_metrics.items())})
                         if best is not None:
-                            best.update(acc.unwrap_model(model), eval_loss, step)
+                            best.update(acc.unwrap_model(model), eval_loss, eval_metrics, step)
                             stopped_early = best.since >= s.early_stopping
                             record["best_step"] = best.step
                     metrics.log(record)

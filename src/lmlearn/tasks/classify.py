@@ -64,6 +64,16 @@ class Classify(Task):
         batch["labels"] = torch.tensor([e["label"] for e in examples])
         return batch
 
+    def step(self, models: Any, batch: dict[str, torch.Tensor]) -> Any:
+        """The head's cross-entropy, averaged over the batch's texts, and their accuracy as a named metric
+        (logged, and what --early-stopping-metric accuracy watches)."""
+        from lmlearn.engine.method import StepOutput
+
+        out = models.model(**batch)
+        labels = batch["labels"]
+        accuracy = (out.logits.detach().argmax(-1) == labels).float().mean()
+        return StepOutput(out.loss, labels.numel(), {"accuracy": accuracy})
+
     def predict_batch(self, model: torch.nn.Module, examples: list[dict[str, Any]],
                       batch: dict[str, torch.Tensor]) -> list[str]:
         logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits

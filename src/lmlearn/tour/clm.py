@@ -10,7 +10,7 @@ from lmlearn.tour.plots import loss_curve
 PROMPTS = ["Minjun lives in", "민준은", "Three plus four is", "The film was"]
 DATA, VOCAB = "builtin:corpus?docs=6000", 4000
 # 256 positions: the icl stage's prompts (eight demonstrations) must stay inside the positions trained
-BLOCK, BATCH = 256, 8
+BLOCK, BATCH = 256, 16
 
 
 def stage(ctx: TourContext) -> StageResult:

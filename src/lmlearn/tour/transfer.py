@@ -3,7 +3,7 @@
 ULMFiT's recipe (Howard and Ruder 2018): the causal LM of the clm stage, fine-tuned as a sentiment
 classifier, against the same architecture and tokenizer from random weights, at several labelled-set
 sizes (a learning curve). Every run holds out a fifth of its labels as validation and stops early on
-it, keeping its best weights, so each arm is trained to convergence and no run is a race out of
+its accuracy, keeping its best weights, so each arm is trained to convergence and no run is a race out of
 the loss plateau; the test reviews choose nothing. The MLM and ELECTRA encoders of the encoders
 stage are fine-tuned the same way at the small budget, for ELECTRA against MLM.
 """
@@ -36,7 +36,8 @@ def finetune(ctx: TourContext, name: str, model: Path, init: str, labels: int, s
     """One fine-tuning run with validation early stopping; returns its summary and folder."""
     out = ctx.out / "transfer" / f"{name}-{labels}-seed{seed}"
     cfg = FinetuneConfig(task="classify", model=str(model), init=init, data=train_data(labels, seed), eval_data=TEST,
-                         validation_fraction=0.2, early_stopping=10, eval_every=20, eval_batches=20,
+                         validation_fraction=0.2, early_stopping=10, early_stopping_metric="accuracy",
+                         eval_every=20, eval_batches=20,
                          max_steps=ctx.steps, block_size=128, batch_size=16, lr=extra.pop("lr", LR),
                          warmup_steps=30, save_every=10_000, log_every=20, seed=seed, out=str(out), overwrite=True,
                          progress=ctx.progress, **extra)
@@ -90,8 +91,8 @@ def stage(ctx: TourContext) -> StageResult:
     html = (f"<p>A sentiment classifier fine-tuned from the clm stage's causal LM, against the same gpt2-tiny "
             f"(architecture and tokenizer) from random weights, on {', '.join(map(str, LABELS))} labelled reviews "
             f"(three in five mixed: 'the acting was dull, but ...'), tested on 400 others. Each run keeps a fifth "
-            f"of its labels for validation, stops once 10 evaluations in a row bring no lower validation loss, "
-            f"and ends with its best weights. At {SMALL} labels each arm runs {SEEDS} seeds (another labelled "
+            f"of its labels for validation, stops once 10 evaluations in a row bring no better validation "
+            f"accuracy, and ends with its best weights. At {SMALL} labels each arm runs {SEEDS} seeds (another labelled "
             f"sample and initialisation each). Pre-training matters most when labels are few (ULMFiT matched "
             f"training from scratch on 100x the labels); with enough labels a random start learns the task "
             f"itself. 'Before' is chance.</p>")
