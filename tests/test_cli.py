@@ -85,6 +85,8 @@ def test_tour_writes_the_report(tmp_path, capsys):
     rows = json.loads((tmp_path / "summary.json").read_text())["comparisons"]
     assert {(r["stage"], r["arm_b"]) for r in rows} >= {("icl", "8-shot"), ("transfer", "causal LM pre-trained, 100 labels"),
                                                         ("peft", "LoRA (r=8)")}
+    distilled = next(r for r in rows if r["stage"] == "distill")
+    assert distilled["arm_b"] == "student, distilled" and 0 < distilled["size_ratio"] < 1
     small = next(r for r in rows if r["arm_b"] == "causal LM pre-trained, 100 labels")
     assert small["seeds"] == [0, 1, 2]  # the defining comparison repeats over seeds
     for r in rows:

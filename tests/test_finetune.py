@@ -149,6 +149,7 @@ def test_validation_split_chooses_the_step_and_the_test_data_is_read_only_to_sco
     assert "eval_loss" not in summary and summary["stopped_early"] and summary["steps"] < 200
     logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     logged = [r for r in logged if "eval_loss" in r]
+    assert all(0 <= r["eval_accuracy"] <= 1 for r in logged)  # the classification step's named metric
     assert summary["best_step"] == min(logged, key=lambda r: r["eval_loss"])["step"]
     assert summary["validation_loss"] == pytest.approx(min(r["eval_loss"] for r in logged), abs=1e-5)
     with pytest.raises(LmlearnError, match="--early-stopping chooses the stopping step on held-out data; give "

@@ -274,3 +274,10 @@ def test_early_stopping_needs_held_out_data_and_evaluations(tmp_path):
     with pytest.raises(LmlearnError, match="--eval-every 0"):
         train(tiny_gpt(), CausalLM(), data, data, quiet(max_steps=4, batch_size=4, early_stopping=2, eval_every=0),
               tmp_path)
+
+
+def test_early_stopping_metric_must_be_one_the_method_logs(tmp_path):
+    data = torch.randint(0, 64, (8, 16))
+    with pytest.raises(LmlearnError, match="--early-stopping-metric accuracy: this method logs loss on held-out"):
+        train(tiny_gpt(), CausalLM(), data, data, quiet(max_steps=4, batch_size=4, early_stopping=2, eval_every=2,
+                                                         early_stopping_metric="accuracy"), tmp_path)

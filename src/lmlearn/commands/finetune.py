@@ -175,6 +175,7 @@ def run(cfg: Any) -> dict[str, Any]:
         "steps": result.step, "train_examples": len(train_examples), "test_examples": len(eval_examples),
         "final_train_loss": result.train_loss,
         **({"validation_examples": len(valid_examples), "validation_loss": result.eval_loss,
+            **{f"validation_{name}": value for name, value in sorted(result.eval_metrics.items())},
             "best_step": result.best_step, "stopped_early": result.stopped_early}
            if valid_examples is not None else
            {"initial_eval_loss": result.initial_eval_loss, "eval_loss": result.eval_loss}),

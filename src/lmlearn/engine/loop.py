@@ -176,29 +176,31 @@ class Best:
 
     Best is the lowest held-out loss, or the highest value of a named metric, where a tie goes to the
     later evaluation (an accuracy on a small validation set ties often, and early in training the tied
-    evaluations are those of a model that has not yet learned). Only trainable tensors are copied (an adapter's, not the frozen base's); the copy travels with
-    checkpoints, so a resumed run stops and ends where the uninterrupted one would.
+    evaluations are those of a model that has not learned yet). Only trainable tensors are copied (an
+    adapter's, not the frozen base's); the copy travels with checkpoints, so a resumed run stops and
+    ends where the uninterrupted one would.
     """
 
     def __init__(self, metric: str, state: dict[str, Any] | None = None):
         state = state or {}
         self.metric = metric
-        self.key: tuple[float, float] = tuple(state.get("key", (-math.inf, -math.inf)))  # larger is better
+        self.score: float = state.get("score", -math.inf)  # larger is better: -loss, or the metric
         self.step: int | None = state.get("step")
         self.since: int = state.get("since", 0)  # evaluations in a row without improvement
         self.weights: dict[str, torch.Tensor] = state.get("weights", {})
 
     def update(self, model: torch.nn.Module, loss: float, metrics: dict[str, float], step: int) -> None:
         if self.metric == "loss":
-            key, better = (-loss, 0.0), (-loss, 0.0) > self.key
+            score = -loss
+            better = score > self.score
         elif self.metric in metrics:
-            key = (metrics[self.metric], 0.0)
-            better = key >= self.key
+            score = metrics[self.metric]
+            better = score >= self.score
         else:
             raise LmlearnError(f"--early-stopping-metric {self.metric}: this method logs "
                                f"{', '.join(['loss', *sorted(metrics)])} on held-out data")
         if better:
-            self.key, self.step, self.since = key, step, 0
+            self.score, self.step, self.since = score, step, 0
             self.weights = {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters()
                             if p.requires_grad}
         else:
@@ -211,7 +213,7 @@ class Best:
                 params[name].copy_(value.to(params[name].device))
 
     def state(self) -> dict[str, Any]:
-        return {"key": list(self.key), "step": self.step, "since": self.since, "weights": self.weights}
+        return {"score": self.score, "step": self.step, "since": self.since, "weights": self.weights}
 
 
 def evaluate(model: torch.nn.Module, method: Any, data: Any, settings: TrainSettings, accelerator: Accelerator,
@@ -294,7 +296,7 @@ class _Run:
     def run(self) -> TrainResult:
         s, acc = self.settings, self.accelerator
         if s.early_stopping and (self.eval_data is None or not s.eval_every):
-            raise LmlearnError(f"--early-stopping {s.early_stopping} compares held-out losses every --eval-every "
+            raise LmlearnError(f"--early-stopping {s.early_stopping} compares held-out evaluations every --eval-every "
                                "steps; this run has " + ("no held-out data" if self.eval_data is None
                                                          else "--eval-every 0"))
         optimizer = make_optimizer(self.model, s)

@@ -18,7 +18,8 @@ STAGES = [
     "lmlearn.tour.instruct:stage",  # tunes the model the clm stage saved
     "lmlearn.tour.encoders:stage",
     "lmlearn.tour.transfer:stage",  # fine-tunes the encoders stage's models
-    "lmlearn.tour.peft:stage",  # compares with the transfer stage's full fine-tuning
+    "lmlearn.tour.peft:stage",  # LoRA against full fine-tuning of the clm stage's model
+    "lmlearn.tour.distill:stage",  # distils the peft stage's fully fine-tuned classifier
 ]
 
 
