@@ -158,3 +158,32 @@ def test_validation_split_chooses_the_step_and_the_test_data_is_read_only_to_sco
     with pytest.raises(LmlearnError, match="--train-examples 999: the training data has only 300 rows"):
         run(_cfg(tmp_path, data=train, eval_data=test, out=str(tmp_path / "c"), train_examples=999))
 
+
+
+def test_early_stopping_on_accuracy_and_a_subclass_keeps_its_own_loss(tmp_path, reviews):
+    from lmlearn.tasks import classify
+
+    train, test = reviews
+    out = tmp_path / "acc"
+    summary = run(_cfg(tmp_path, data=train, eval_data=test, out=str(out), validation_fraction=0.25,
+                       early_stopping=3, early_stopping_metric="accuracy", eval_every=5, max_steps=60))
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    accs = [(r["step"], r["eval_accuracy"]) for r in logged if "eval_accuracy" in r]
+    best = max(a for _, a in accs)
+    assert summary["best_step"] == max(s for s, a in accs if a == best)  # a tie goes to the later evaluation
+    assert summary["validation_accuracy"] == pytest.approx(best, abs=1e-6)
+
+    calls = []
+
+    class Weighted(classify.Classify):
+        def loss(self, model, batch):
+            calls.append(1)
+            return super().loss(model, batch) * 2
+
+    import types
+
+    task = Weighted.__new__(Weighted)
+    models = types.SimpleNamespace(model=lambda **b: types.SimpleNamespace(
+        loss=torch.tensor(1.0), logits=torch.tensor([[0.0, 1.0]])))
+    out_step = task.step(models, {"input_ids": torch.tensor([[1]]), "labels": torch.tensor([1])})
+    assert calls and float(out_step.loss) == 2.0 and float(out_step.metrics["accuracy"]) == 1.0

@@ -27,8 +27,9 @@ class _FinetuneBase(TrainSettings, DataSettings, PeftSettings, ModelSettings):
         None, "train word2vec on --embedding-corpus and feed its frozen vectors to a small BiLSTM task model "
               "(--model and the tokenizer flags are then unused)")
     mixture: str | None = option(None, "YAML file of several text-to-text tasks trained together (seq2seq)")
-    train_examples: int = option(0, "train on a sample of this many training rows, drawn with --seed (0: all of "
-                                    "them); for learning curves over labelled-set sizes", range=">=0")
+    train_examples: int = option(0, "use a sample of this many labelled rows, drawn with --seed (0: all of "
+                                    "them; --validation-fraction is then taken out of the sample); for learning "
+                                    "curves over labelled-set sizes", range=">=0")
     validation_fraction: float = option(
         0.0, "hold out this fraction of the training data as validation: the held-out loss during training and "
              "--early-stopping are then measured on it, not on the test data", range="[0, 1)")

@@ -125,8 +125,10 @@ def _precision(settings: TrainSettings) -> str:
 
 
 def _check_resumable(saved: dict[str, Any], now: dict[str, Any], where: Path) -> None:
+    # with early stopping, when and how much is evaluated decides where the run stops and which weights it keeps
+    free = _RESUME_FREE - ({"eval_every", "eval_batches"} if saved.get("early_stopping") else set())
     for key in sorted(set(saved) | set(now)):
-        if key not in _RESUME_FREE and saved.get(key) != now.get(key):
+        if key not in free and saved.get(key) != now.get(key):
             raise LmlearnError(f"cannot resume from {where}: '{key}' was {saved.get(key)!r}, now {now.get(key)!r} "
                                "(resume with the same settings, or start over with --overwrite)")
 
@@ -174,9 +176,10 @@ class Window:
 class Best:
     """--early-stopping: the best evaluation so far, its step and a CPU copy of the trainable weights then.
 
-    Best is the lowest held-out loss, or the highest value of a named metric, where a tie goes to the
-    later evaluation (an accuracy on a small validation set ties often, and early in training the tied
-    evaluations are those of a model that has not learned yet). Only trainable tensors are copied (an
+    Best is the lowest held-out loss, or the highest value of a named metric, where a tie counts as an
+    improvement: the later weights are kept and the patience starts again (an accuracy on a small
+    validation set ties often, and early in training the tied evaluations are those of a model that
+    has not learned yet; unlike transformers' EarlyStoppingCallback, a plateau of ties does not stop). Only trainable tensors are copied (an
     adapter's, not the frozen base's); the copy travels with checkpoints, so a resumed run stops and
     ends where the uninterrupted one would.
     """

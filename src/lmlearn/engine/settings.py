@@ -41,8 +41,8 @@ class TrainSettings:
                                     "end with the weights of the best one (0: off; evaluations come every "
                                     "--eval-every steps)", range=">=0")
     early_stopping_metric: str = option("loss", "what --early-stopping watches: loss (lower is better), or a metric "
-                                                "the method logs, e.g. accuracy (higher is better; a tie goes to the "
-                                                "later evaluation)")
+                                                "the method logs, e.g. accuracy (higher is better; a tie counts as "
+                                                "an improvement: later weights, patience restarts)")
     save_every: int = option(100, "write a checkpoint every N steps", range=">=1")
     keep_last: int = option(2, "checkpoints to keep", range=">=1")
     log_every: int = option(10, "write a metrics line every N steps", range=">=1")

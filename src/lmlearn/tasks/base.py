@@ -2,7 +2,8 @@
 prediction and scoring.
 
 A task is one file holding a subclass of `Task`. The shared training loop sees it through
-`collate` and `loss`, exactly as it sees a pre-training objective; `lmlearn finetune` does the rest:
+`collate` and `loss` (or `step`, which the classification tasks define to log accuracy), exactly as it
+sees a pre-training objective; `lmlearn finetune` does the rest:
 read → fit (label set) → prepare → train → predict → score.
 """
 

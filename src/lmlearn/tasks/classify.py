@@ -68,11 +68,14 @@ class Classify(Task):
         """The head's cross-entropy, averaged over the batch's texts, and their accuracy as a named metric
         (logged, and what --early-stopping-metric accuracy watches)."""
         from lmlearn.engine.method import StepOutput
+        from lmlearn.tasks.base import Task
 
         out = models.model(**batch)
         labels = batch["labels"]
         accuracy = (out.logits.detach().argmax(-1) == labels).float().mean()
-        return StepOutput(out.loss, labels.numel(), {"accuracy": accuracy})
+        # a subclass with its own loss (class weights, say) keeps it; the head's loss is the default
+        loss = out.loss if type(self).loss is Task.loss else self.loss(models.model, batch)
+        return StepOutput(loss, labels.numel(), {"accuracy": accuracy})
 
     def predict_batch(self, model: torch.nn.Module, examples: list[dict[str, Any]],
                       batch: dict[str, torch.Tensor]) -> list[str]:

@@ -1,7 +1,7 @@
 """Tour stage: in-context learning. The causal LM of stage 1 sorts review sentences into negative and
 positive with 0 to 8 demonstrations in its prompt; no weight changes, only the prompt does.
 
-The documents are single sentences, so eight demonstrations fit in the 128 positions the model
+The documents are single sentences, so eight demonstrations fit in the 256 positions the model
 was trained on (a prompt beyond them reads positions it never learned, which is no test of
 in-context learning); English and Korean are separate tasks, so demonstrations share the query's
 language.

@@ -1,6 +1,6 @@
 """Tour stage: parameter-efficient fine-tuning. LoRA on the clm stage's causal LM against full
 fine-tuning of the same model: same task, labels and validation early stopping, each at its own
-learning rate, each trained until its validation loss stops falling.
+learning rate, each trained until its validation accuracy stops improving.
 
 LoRA's claim (Hu et al. 2021) is that the update a task needs has low rank, so a rank-8 adapter
 trained to convergence matches full fine-tuning; it is measured where that claim is made, with
