@@ -179,9 +179,9 @@ class Best:
     Best is the lowest held-out loss, or the highest value of a named metric, where a tie counts as an
     improvement: the later weights are kept and the patience starts again (an accuracy on a small
     validation set ties often, and early in training the tied evaluations are those of a model that
-    has not learned yet; unlike transformers' EarlyStoppingCallback, a plateau of ties does not stop). Only trainable tensors are copied (an
-    adapter's, not the frozen base's); the copy travels with checkpoints, so a resumed run stops and
-    ends where the uninterrupted one would.
+    has not learned yet; unlike transformers' EarlyStoppingCallback, a plateau of ties does not stop).
+    Only trainable tensors are copied (an adapter's, not the frozen base's); the copy travels with
+    checkpoints, so a resumed run stops and ends where the uninterrupted one would.
     """
 
     def __init__(self, metric: str, state: dict[str, Any] | None = None):

@@ -37,8 +37,8 @@ class TrainSettings:
     seed: int = option(0, "seed for initialisation, data order and masking")
     eval_every: int = option(100, "evaluate on held-out data every N steps (0: only at the end)", range=">=0")
     eval_batches: int = option(20, "held-out batches per evaluation", range=">=1")
-    early_stopping: int = option(0, "stop after this many evaluations in a row without a lower held-out loss, and "
-                                    "end with the weights of the best one (0: off; evaluations come every "
+    early_stopping: int = option(0, "stop after this many evaluations in a row without a better one (see "
+                                    "--early-stopping-metric), and end with the weights of the best one (0: off; evaluations come every "
                                     "--eval-every steps)", range=">=0")
     early_stopping_metric: str = option("loss", "what --early-stopping watches: loss (lower is better), or a metric "
                                                 "the method logs, e.g. accuracy (higher is better; a tie counts as "

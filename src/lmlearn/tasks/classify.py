@@ -68,7 +68,6 @@ class Classify(Task):
         """The head's cross-entropy, averaged over the batch's texts, and their accuracy as a named metric
         (logged, and what --early-stopping-metric accuracy watches)."""
         from lmlearn.engine.method import StepOutput
-        from lmlearn.tasks.base import Task
 
         out = models.model(**batch)
         labels = batch["labels"]

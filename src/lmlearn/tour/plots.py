@@ -12,25 +12,13 @@ from lmlearn.engine.metrics import read_metrics
 
 def loss_curve(metrics_file: Path, png: Path, title: str, ylabel: str = "cross-entropy (nats/token)") -> Path:
     """Training and held-out loss against step, saved as a PNG."""
-    matplotlib = require("matplotlib", "the tour's plots")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = read_metrics(metrics_file)
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label="train loss")
-    evals = [r for r in rows if "eval_loss" in r]
-    if evals:
-        ax.plot([r["step"] for r in evals], [r["eval_loss"] for r in evals], "o-", label="held-out loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png)
-    plt.close(fig)
+    with figure(png, "step", ylabel, title) as ax:
+        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label="train loss")
+        evals = [r for r in rows if "eval_loss" in r]
+        if evals:
+            ax.plot([r["step"] for r in evals], [r["eval_loss"] for r in evals], "o-", label="held-out loss")
+        ax.legend()
     return png
 
 

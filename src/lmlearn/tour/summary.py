@@ -22,8 +22,7 @@ def paired_row(stage: str, arm_a: str, arm_b: str, metric: str, a: list[float], 
 def predictions_row(stage: str, arm_a: str, arm_b: str, run_a: Path, run_b: Path, seed: int,
                     **extra: Any) -> dict[str, Any]:
     """A comparison of two `finetune` runs' test predictions (accuracy per document)."""
-    a, b = (read_scores([str(run / "predictions.jsonl")], "acc") for run in (run_a, run_b))
-    return paired_row(stage, arm_a, arm_b, "test accuracy", a.scores, b.scores, seed, **extra)
+    return pooled_predictions_row(stage, arm_a, arm_b, [run_a], [run_b], [seed], **extra)
 
 
 def pooled_predictions_row(stage: str, arm_a: str, arm_b: str, runs_a: list[Path], runs_b: list[Path],

@@ -20,9 +20,9 @@ from lmlearn.errors import LmlearnError
 
 GENRES = {"biography": biography, "review": review, "arithmetic": arithmetic, "shopping": shopping, "daily": daily,
           "sorting": sorting}
-# Genres whose sentences the translation genre may pair up (a sorting exercise is a list, not prose).
-PROSE = ["biography", "review", "arithmetic", "shopping", "daily"]
 LINES = {"sorting"}  # genres written one sentence per line
+# Genres whose sentences the translation genre may pair up (a sorting exercise is a list, not prose).
+PROSE = [genre for genre in GENRES if genre not in LINES]
 OPT_IN = {"sorting"}  # dealt only when asked for by name (genres=...): see docs/results.md, in-context learning
 TRANSLATION = "translation"
 LANGS = ("en", "ko", "both")

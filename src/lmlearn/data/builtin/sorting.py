@@ -16,8 +16,8 @@ import random
 from lmlearn.data.builtin import register_builtin
 from lmlearn.data.builtin.phrasing import Draft, Pair, fill, person_context, won
 from lmlearn.data.builtin.reviews import _ADJECTIVES, _ASPECT_TEMPLATES, _ASPECTS, _OPINIONS
+from lmlearn.data.builtin.tasks.common import deal, side
 from lmlearn.data.builtin.world import Entity, World, make_world
-from lmlearn.errors import LmlearnError
 
 _HEADERS = [("Sort each sentence into {a} or {b}.", "각 문장을 {a} 또는 {b:으로} 나누세요."),
             ("Two groups: {a} and {b}.", "두 그룹: {a}, {b}.")]
@@ -57,14 +57,6 @@ def sorting(rng: random.Random, world: World) -> Draft:
 @register_builtin("opinions")
 def opinions(n: int = 400, seed: int = 0, lang: str = "both", world: int = 0) -> list[dict]:
     """Single review sentences {text, label (1 praise, 0 complaint), lang}, labels and languages dealt evenly."""
-    if n < 1:
-        raise LmlearnError(f"builtin:opinions: n={n} must be at least 1")
-    if lang not in ("en", "ko", "both"):
-        raise LmlearnError(f"builtin:opinions: lang={lang!r} must be one of en, ko, both")
     rng, facts = random.Random(seed), make_world(world)
-    langs = ["en", "ko"] if lang == "both" else [lang]
-    cells = [(label, row_lang) for label in (0, 1) for row_lang in langs]
-    slots = [cells[i % len(cells)] for i in range(n)]
-    rng.shuffle(slots)
-    return [{"text": opinion(rng, facts, label)[0 if row_lang == "en" else 1], "label": label, "lang": row_lang}
-            for label, row_lang in slots]
+    return [{"text": side(opinion(rng, facts, label), row_lang), "label": label, "lang": row_lang}
+            for label, row_lang in deal("opinions", n, lang, (0, 1), rng)]
