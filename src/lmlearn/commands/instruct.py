@@ -90,46 +90,6 @@ def _split(cfg: InstructConfig, report: Any) -> tuple[list, list | None]:
     return [rows[i] for i in sorted(order[held:])], [rows[i] for i in sorted(order[:held])]
 
 
-def _build_model(cfg: InstructConfig, head: str, tokenizer: Any, template: str) -> tuple[Any, bool]:
-    """The model with room for the template's control tokens; whether its vocabulary grew (then the base
-    of an adapter must be saved with the run)."""
-    from lmlearn.adapters.qlora import load_quantized
-    from lmlearn.instruct.templates import add_template_tokens
-    from lmlearn.models.factory import load_model
-    from lmlearn.models.presets import parse_preset
-
-    if parse_preset(cfg.model):
-        add_template_tokens(template, tokenizer)  # before the preset sizes its vocabulary
-        return load_model(cfg.model, head, tokenizer, seed=cfg.seed), True
-    if cfg.peft == "qlora":
-        model = load_quantized(cfg.model, head, tokenizer, cfg.seed)
-    else:
-        model = load_model(cfg.model, head, tokenizer, seed=cfg.seed)
-    if not add_template_tokens(template, tokenizer):
-        return model, False
-    if cfg.peft == "qlora":
-        raise LmlearnError(f"--template {template} adds tokens the 4-bit model {cfg.model} has no embeddings for; "
-                           "use --template alpaca or koalpaca, or a model with its own chat_template")
-    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
-        model.resize_token_embeddings(len(tokenizer))
-    if cfg.peft:
-        print(f"note: --peft {cfg.peft} keeps the new rows of {template}'s control tokens at their initial values")
-    return model, True
-
-
-def _set_stop_tokens(model: Any, tokenizer: Any, template: str) -> str | None:
-    """Let `generate` stop at the template's end-of-turn token as well as at eos; returns that token."""
-    from lmlearn.instruct.templates import end_of_turn
-
-    eot = end_of_turn(template, tokenizer)
-    stops = [tokenizer.eos_token_id] + ([tokenizer.convert_tokens_to_ids(eot)] if eot else [])
-    generation = getattr(model, "generation_config", None)
-    if generation is not None:
-        generation.eos_token_id = list(dict.fromkeys(t for t in stops if t is not None))
-        generation.pad_token_id = tokenizer.pad_token_id
-    return eot
-
-
 def run(cfg: InstructConfig) -> dict[str, Any]:
     """Instruction-tune, then write OUT/model (with --peft: OUT/adapter), OUT/metrics.jsonl and
     OUT/summary.json; return the summary."""
@@ -148,6 +108,7 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
 
     from lmlearn.adapters.apply import apply_peft, parameter_summary, save_adapter
     from lmlearn.data.sources import ReadReport
+    from lmlearn.instruct.chat_model import build_chat_model, set_stop_tokens
     from lmlearn.instruct.residual_dropout import apply_residual_dropout
     from lmlearn.instruct.sft import SFT, prepare
     from lmlearn.instruct.templates import BUILTIN, resolve_template, tokenizer_texts
@@ -164,10 +125,10 @@ def run(cfg: InstructConfig) -> dict[str, Any]:
     tokenizer = get_tokenizer(cfg, out, family, texts, accelerator)
     template = resolve_template(cfg.template, tokenizer)
     set_seed(cfg.seed)
-    model, grew = _build_model(cfg, head, tokenizer, template)
+    model, grew = build_chat_model(cfg, head, tokenizer, template)
     if template in BUILTIN:
         tokenizer.chat_template = BUILTIN[template]  # saved with the model, for apply_chat_template
-    eot = _set_stop_tokens(model, tokenizer, template)
+    eot = set_stop_tokens(model, tokenizer, template)
     rates = apply_residual_dropout(model, family, cfg.residual_dropout) if cfg.residual_dropout else None
     base = Path(cfg.model)
     if cfg.peft:

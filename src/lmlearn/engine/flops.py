@@ -26,8 +26,10 @@ def flops_per_token(model: torch.nn.Module, batch: dict[str, Any]) -> float | No
     total = 0.0
     inner = [m for m in model.modules() if hasattr(m, "config") and hasattr(m, "get_input_embeddings")]
     outer = [m for m in inner if not any(m is not o and any(m is c for c in o.modules()) for o in inner)]
-    ids = batch.get("input_ids")
-    length = ids.shape[-1] if isinstance(ids, torch.Tensor) and ids.dim() > 1 else 0
+    # the longest rows the model reads (a preference batch has chosen_input_ids and rejected_input_ids)
+    lengths = [v.shape[-1] for k, v in batch.items() if k.endswith("input_ids") and isinstance(v, torch.Tensor)
+               and v.dim() > 1]
+    length = max(lengths, default=0)
     for m in outer:
         embedding = m.get_input_embeddings()
         embedded = sum(p.numel() for p in embedding.parameters()) if embedding is not None else 0

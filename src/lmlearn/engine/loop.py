@@ -95,10 +95,11 @@ def _generator(seed: int, g: int) -> torch.Generator:
 
 
 def _count_tokens(batch: dict[str, torch.Tensor]) -> int:
-    """Tokens the model read (for throughput), not the units the loss averages over."""
-    mask = batch.get("attention_mask")
-    if mask is not None:
-        return int(mask.sum())
+    """Tokens the model read (for throughput), not the units the loss averages over: every attention mask's
+    (a preference batch has `chosen_attention_mask` and `rejected_attention_mask`), else the input ids'."""
+    masks = [v for k, v in batch.items() if k.endswith("attention_mask") and isinstance(v, torch.Tensor)]
+    if masks:
+        return int(sum(int(m.sum()) for m in masks))
     ids = batch.get("input_ids")
     return ids.numel() if ids is not None else 0
 

@@ -1,0 +1,101 @@
+"""What every alignment method shares: padded pair batches, the log-probability of an answer under a
+causal LM, a scalar score per sequence, and switching dropout off."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from lmlearn.instruct.templates import IGNORE
+
+SIDES = ("chosen", "rejected")
+
+
+def pad_right(rows: list[list[int]], value: int) -> torch.Tensor:
+    """Rows of different lengths as one (B, T) tensor, padded on the right with `value`."""
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+def collate_pairs(pairs: list[Any], pad_id: int) -> dict[str, torch.Tensor]:
+    """`chosen_*` and `rejected_*` fields (input_ids, attention_mask, labels), one row per pair, and the
+    pairs' margins (and precomputed reference log-probabilities, when they carry them)."""
+    batch: dict[str, torch.Tensor] = {}
+    for side in SIDES:
+        ids = [getattr(p, f"{side}_ids") for p in pairs]
+        batch[f"{side}_input_ids"] = pad_right(ids, pad_id)
+        batch[f"{side}_attention_mask"] = pad_right([[1] * len(r) for r in ids], 0)
+        batch[f"{side}_labels"] = pad_right([getattr(p, f"{side}_labels") for p in pairs], IGNORE)
+    batch["margin"] = torch.tensor([p.margin for p in pairs], dtype=torch.float32)
+    if getattr(pairs[0], "ref_chosen", None) is not None:
+        batch["ref_chosen"] = torch.tensor([p.ref_chosen for p in pairs], dtype=torch.float32)
+        batch["ref_rejected"] = torch.tensor([p.ref_rejected for p in pairs], dtype=torch.float32)
+    return batch
+
+
+def both_sides(batch: dict[str, torch.Tensor], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Chosen rows then rejected rows as one (2B, T) batch (one forward serves both): ids, mask, labels."""
+    width = max(batch[f"{s}_input_ids"].shape[1] for s in SIDES)
+
+    def cat(name: str, value: int) -> torch.Tensor:
+        return torch.cat([F.pad(batch[f"{s}_{name}"], (0, width - batch[f"{s}_{name}"].shape[1]), value=value)
+                          for s in SIDES])
+
+    return cat("input_ids", pad_id), cat("attention_mask", 0), cat("labels", IGNORE)
+
+
+def answer_logps(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                 labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of log p(token) over each row's labelled (answer) tokens under a causal LM, and their count."""
+    logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1]
+    targets = labels[:, 1:]
+    keep = targets != IGNORE
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.clamp(min=0)[..., None]).squeeze(-1)
+    return (logp * keep).sum(-1), keep.sum(-1)
+
+
+def sequence_scores(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """One scalar per row from a one-label sequence-classification model, read at the last real token of
+    right-padded rows for decoder models (whatever the pad id), at the first token for encoders."""
+    inner = unwrap(model)
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    head = getattr(base, "score", None)
+    if head is None:  # encoders pool their first token ([CLS]) inside the forward
+        return model(input_ids=ids, attention_mask=mask).logits[:, 0]
+    hidden = getattr(base, base.base_model_prefix)(input_ids=ids, attention_mask=mask).last_hidden_state
+    values = head(hidden)[..., 0]
+    last = mask.sum(-1) - 1
+    return values.gather(1, last[:, None]).squeeze(1)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a DistributedDataParallel (or torch.compile) wrapper."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = getattr(model, "module", None) or model._orig_mod
+    return model
+
+
+@contextmanager
+def adapters_off(model: torch.nn.Module) -> Iterator[None]:
+    """The base model under a peft adapter (the reference of a --peft policy), without a second copy."""
+    inner = unwrap(model)
+    with inner.disable_adapter() if hasattr(inner, "disable_adapter") else nullcontext():
+        yield
+
+
+def disable_dropout(model: torch.nn.Module) -> int:
+    """Set every dropout to 0 (as TRL does for preference training and PPO): the policy's log-probabilities
+    must equal the reference's at the start and the rollout's in PPO's first epoch. Returns how many.
+    The saved config keeps the model's own rates."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+            count += 1
+        if isinstance(getattr(module, "attention_dropout", None), float):  # llama's sdpa reads a float
+            module.attention_dropout = 0.0
+            count += 1
+    return count

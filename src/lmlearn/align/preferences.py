@@ -1,0 +1,174 @@
+"""Preference pairs in their common layouts, read into one form: a prompt (a conversation ending in a
+user turn, or plain text) and two answers, the chosen one and the rejected one.
+
+Layouts (detected per source from its first row):
+- **explicit**: `prompt`, `chosen`, `rejected`, each a string (a plain-text prompt and its two
+  continuations), or the prompt a list of messages and each answer a string or a one-message list
+  (TRL's conversational layout);
+- **implicit**: `chosen` and `rejected` only, each a whole dialogue that shares everything with the
+  other up to the last assistant turn: Anthropic HH's `\n\nHuman: ...\n\nAssistant: ...` text, or two
+  message lists.
+An optional numeric `margin` per row reaches the reward model's loss. Bad rows are named by file:line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lmlearn.data.sources import BadRows, ReadReport
+from lmlearn.errors import LmlearnError
+from lmlearn.instruct.formats import HH_TURN, ROLES, BadRow, Conversation, _rows, _text, _turns
+from lmlearn.instruct.templates import IGNORE, render_prompt, tokenize_conversation
+
+LAYOUTS = ("auto", "explicit", "implicit")
+
+
+@dataclass
+class Pair:
+    """One comparison: `prompt` is a conversation (chat models) or a string (plain continuation)."""
+
+    where: str
+    prompt: Conversation | str
+    chosen: str
+    rejected: str
+    margin: float = 0.0
+
+
+def _hh_dialogue(text: Any, what: str) -> Conversation:
+    text = _text(text, what)
+    parts = HH_TURN.split(text)
+    if parts[0].strip() or len(parts) < 3:
+        raise BadRow(f"{what} must start with \"\\n\\nHuman: \" and hold Human/Assistant turns")
+    roles = {"Human": "user", "Assistant": "assistant"}
+    return [{"role": roles[s], "content": c} for s, c in zip(parts[1::2], parts[2::2])]
+
+
+def _dialogue(value: Any, what: str) -> Conversation:
+    if isinstance(value, str):
+        return _hh_dialogue(value, what)
+    return _turns(value, what, "role", "content", {r: r for r in ROLES})
+
+
+def _answer(value: Any, what: str) -> str:
+    """An answer given as text or as a list of one assistant message."""
+    if isinstance(value, list):
+        chat = _turns(value, what, "role", "content", {r: r for r in ROLES})
+        if len(chat) != 1 or chat[0]["role"] != "assistant":
+            raise BadRow(f"'{what}' as messages must be one assistant message")
+        return _text(chat[0]["content"], what)
+    return _text(value, f"'{what}'")
+
+
+def _split_last_answer(chosen: Conversation, rejected: Conversation) -> tuple[Conversation, str, str]:
+    """The shared prompt and the two last assistant answers of two dialogues."""
+    for name, chat in (("chosen", chosen), ("rejected", rejected)):
+        if chat[-1]["role"] != "assistant":
+            raise BadRow(f"'{name}' must end with an assistant turn")
+    if chosen[:-1] != rejected[:-1]:
+        raise BadRow("'chosen' and 'rejected' differ before their last assistant turn, so the prompt they "
+                     "answer is not one")
+    prompt = chosen[:-1]
+    if not prompt or prompt[-1]["role"] != "user":
+        raise BadRow("the answers must follow a user turn")
+    return prompt, _text(chosen[-1]["content"], "'chosen' answer"), _text(rejected[-1]["content"], "'rejected' answer")
+
+
+def to_pair(row: dict, layout: str, where: str) -> Pair:
+    """The pair in one row; raises BadRow."""
+    margin = row.get("margin", 0.0)
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool):
+        raise BadRow(f"'margin' must be a number, got {type(margin).__name__}")
+    for key in (("prompt", "chosen", "rejected") if layout == "explicit" else ("chosen", "rejected")):
+        if row.get(key) is None:
+            raise BadRow(f"missing field '{key}' of the {layout} preference layout (fields: {', '.join(row)})")
+    if layout == "implicit":
+        prompt, chosen, rejected = _split_last_answer(_dialogue(row["chosen"], "chosen"),
+                                                      _dialogue(row["rejected"], "rejected"))
+        return Pair(where, prompt, chosen, rejected, float(margin))
+    raw = row["prompt"]
+    if isinstance(raw, list):
+        prompt: Conversation | str = _turns(raw, "prompt", "role", "content", {r: r for r in ROLES})
+        if prompt[-1]["role"] != "user":
+            raise BadRow("a 'prompt' of messages must end with a user turn")
+    else:
+        prompt = _text(raw, "'prompt'", allow_empty=True)
+    return Pair(where, prompt, _answer(row["chosen"], "chosen"), _answer(row["rejected"], "rejected"), float(margin))
+
+
+def read_pairs(spec: str, layout: str = "auto", on_bad_rows: BadRows = "error",
+               report: ReadReport | None = None) -> list[Pair]:
+    """Every usable pair of `spec` (file, glob, folder, saved dataset)."""
+    if layout not in LAYOUTS:
+        raise LmlearnError(f"unknown preference layout '{layout}'; one of {', '.join(LAYOUTS)}")
+    report = report if report is not None else ReadReport()
+    pairs = []
+    for where, row in _rows(spec, ["chosen", "rejected"], report, on_bad_rows):
+        if layout == "auto":
+            layout = "explicit" if "prompt" in row else "implicit"
+        try:
+            pairs.append(to_pair(row, layout, where))
+        except BadRow as e:
+            report.bad(f"{where}: {e}", on_bad_rows)
+    if not pairs:
+        raise LmlearnError(f"{spec}: no usable preference pairs")
+    return pairs
+
+
+@dataclass
+class TokenizedPair:
+    """Token ids of prompt + answer for both answers, labels only on the answers' tokens."""
+
+    chosen_ids: list[int]
+    chosen_labels: list[int]
+    rejected_ids: list[int]
+    rejected_labels: list[int]
+    margin: float = 0.0
+
+
+def _with_answer(prompt: Conversation | str, answer: str, template: str, tokenizer: Any) -> tuple[list[int], list[int]]:
+    if isinstance(prompt, str):  # plain continuation: the answer's tokens follow the prompt's, as in generation
+        head = tokenizer(prompt, add_special_tokens=False)["input_ids"] if prompt else []
+        if not head and tokenizer.bos_token_id is not None:
+            head = [tokenizer.bos_token_id]
+        tail = tokenizer(answer, add_special_tokens=False)["input_ids"]
+        if tokenizer.eos_token_id is not None:
+            tail = tail + [tokenizer.eos_token_id]  # the answer ends, so the model learns where to stop
+        return head + tail, [IGNORE] * len(head) + tail
+    return tokenize_conversation(prompt + [{"role": "assistant", "content": answer}], template, tokenizer)
+
+
+def tokenize_pairs(pairs: list[Pair], template: str, tokenizer: Any, max_length: int) -> tuple[list[TokenizedPair], int]:
+    """Tokenized pairs cut to `max_length` tokens (the prompt's end kept, as the answer follows it);
+    a pair either of whose answers loses every token is dropped. Returns the pairs and the number dropped."""
+    out, dropped = [], 0
+    for pair in pairs:
+        sides = []
+        for answer in (pair.chosen, pair.rejected):
+            try:
+                ids, labels = _with_answer(pair.prompt, answer, template, tokenizer)
+            except LmlearnError as e:
+                raise LmlearnError(f"{pair.where}: {e}") from None
+            sides.append(_fit(ids, labels, max_length))
+        if any(all(t == IGNORE for t in labels) for _, labels in sides):
+            dropped += 1
+            continue
+        out.append(TokenizedPair(*sides[0], *sides[1], margin=pair.margin))
+    if not out:
+        raise LmlearnError(f"no preference pair has answer tokens within --block-size {max_length}; raise it")
+    return out, dropped
+
+
+def _fit(ids: list[int], labels: list[int], max_length: int) -> tuple[list[int], list[int]]:
+    """Keep at most `max_length` tokens: drop the prompt's start first, then the answer's end."""
+    if len(ids) <= max_length:
+        return ids, labels
+    first = next((i for i, t in enumerate(labels) if t != IGNORE), len(labels))
+    cut = min(len(ids) - max_length, max(first - 1, 0))  # keep one prompt token before the answer
+    ids, labels = ids[cut:], labels[cut:]
+    return ids[:max_length], labels[:max_length]
+
+
+def prompt_text(prompt: Conversation | str, template: str, tokenizer: Any) -> str:
+    """What the policy reads before answering (rollouts, evaluation)."""
+    return prompt if isinstance(prompt, str) else render_prompt(prompt, template, tokenizer)

@@ -1,0 +1,130 @@
+"""What `lmlearn reward` and `lmlearn dpo` do around their method: read and split the pairs, find the
+tokenizer and chat template, build the model (and its adapter), tokenize, and save the result."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from lmlearn.adapters.settings import PeftSettings
+from lmlearn.config import option
+from lmlearn.engine.settings import TrainSettings
+from lmlearn.errors import LmlearnError
+from lmlearn.models.settings import ModelSettings
+
+
+@dataclass
+class PreferenceSettings(TrainSettings, PeftSettings, ModelSettings):
+    """Settings shared by the commands that learn from preference pairs."""
+
+    data: str | None = option(None, "preference pairs: prompt/chosen/rejected rows, or chosen/rejected dialogues "
+                                    "sharing their prompt (Anthropic HH), JSON lines or a saved dataset")
+    eval_data: str | None = option(None, "held-out pairs (default: --eval-fraction of --data)")
+    eval_fraction: float = option(0.1, "fraction of the pairs held out when --eval-data is not given", range="[0, 1)")
+    layout: Literal["auto", "explicit", "implicit"] = option(
+        "auto", "explicit: a prompt field; implicit: the prompt is what chosen and rejected share (auto: detected)")
+    template: Literal["auto", "model", "chatml", "alpaca", "koalpaca"] = option(
+        "auto", "chat template for conversational pairs (auto: the model's own, else chatml); plain-text prompts "
+                "are continued as they are")
+    block_size: int = option(512, "most tokens of prompt and answer (the prompt's start is cut first)", range=">=2")
+    on_bad_rows: Literal["error", "skip"] = option("error", "stop at a malformed row, or skip and count it")
+
+
+@dataclass
+class Prepared:
+    """Everything a preference run trains with."""
+
+    model: Any
+    tokenizer: Any
+    family: str
+    template: str  # "none" for plain-text prompts
+    train: list
+    eval: list | None
+    base: Path  # what an adapter is saved against
+    rows: dict[str, int]
+
+
+def split_pairs(cfg: PreferenceSettings, report: Any) -> tuple[list, list | None]:
+    """Training and held-out pairs: --eval-data, or a seeded --eval-fraction of --data."""
+    from lmlearn.align.preferences import read_pairs
+
+    if not cfg.data:
+        raise LmlearnError("--data is required: preference pairs (prompt/chosen/rejected or chosen/rejected rows)")
+    pairs = read_pairs(cfg.data, cfg.layout, cfg.on_bad_rows, report)
+    if cfg.eval_data:
+        return pairs, read_pairs(cfg.eval_data, cfg.layout, cfg.on_bad_rows, report)
+    if cfg.eval_fraction <= 0:
+        return pairs, None
+    held = max(1, round(len(pairs) * cfg.eval_fraction))
+    if held >= len(pairs):
+        raise LmlearnError(f"{cfg.data}: {len(pairs)} pairs leave none to train on after holding out "
+                           f"--eval-fraction {cfg.eval_fraction}; lower it or pass --eval-data")
+    order = list(range(len(pairs)))
+    random.Random(cfg.seed).shuffle(order)
+    return [pairs[i] for i in sorted(order[held:])], [pairs[i] for i in sorted(order[:held])]
+
+
+def _texts(pairs: list) -> list[str]:
+    """What a new tokenizer learns from: prompts and both answers."""
+    out = []
+    for p in pairs:
+        prompt = p.prompt if isinstance(p.prompt, str) else "\n".join(m["content"] for m in p.prompt)
+        out += [prompt, p.chosen, p.rejected]
+    return out
+
+
+def prepare(cfg: PreferenceSettings, accelerator: Any, out: Path, head: str, families: tuple[str, ...],
+            overrides: dict[str, Any] | None = None) -> Prepared:
+    """Pairs, tokenizer, template and model (under --peft, its adapter) for a preference command."""
+    from lmlearn.adapters.apply import apply_peft, check_peft
+    from lmlearn.align.preferences import tokenize_pairs
+    from lmlearn.data.sources import ReadReport
+    from lmlearn.instruct.chat_model import build_chat_model, set_stop_tokens
+    from lmlearn.instruct.templates import BUILTIN, resolve_template
+    from lmlearn.run import check_family, get_tokenizer, save_model
+
+    family = check_family(cfg.model, families, f"{head} training")
+    if cfg.peft:
+        check_peft(cfg.peft, family, head)
+    report = ReadReport()
+    with accelerator.main_process_first():
+        train_pairs, eval_pairs = split_pairs(cfg, report)
+    if report.skipped:
+        print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
+    tokenizer = get_tokenizer(cfg, out, family, _texts(train_pairs), accelerator)
+    chat = not isinstance(train_pairs[0].prompt, str)
+    template = resolve_template(cfg.template, tokenizer) if chat else "none"
+    from transformers import set_seed
+
+    set_seed(cfg.seed)
+    model, grew = build_chat_model(cfg, head, tokenizer, template, overrides)
+    if template in BUILTIN:
+        tokenizer.chat_template = BUILTIN[template]  # saved with the model, for apply_chat_template
+    if chat and head == "causal-lm":
+        set_stop_tokens(model, tokenizer, template)
+    if tokenizer.pad_token_id is not None and getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id  # a sequence classifier finds the last real token by it
+    train, dropped = tokenize_pairs(train_pairs, template, tokenizer, cfg.block_size)
+    held, held_dropped = (None, 0) if eval_pairs is None else tokenize_pairs(eval_pairs, template, tokenizer,
+                                                                             cfg.block_size)
+    base = Path(cfg.model)
+    if cfg.peft:
+        if grew:
+            base = save_model(model, tokenizer, out / "base")
+        model = apply_peft(model, cfg, family, head, tokenizer)
+    rows = {"train_pairs": len(train), "eval_pairs": len(held or []), "dropped_pairs": dropped + held_dropped,
+            "skipped_rows": report.skipped}
+    return Prepared(model, tokenizer, family, template, train, held, base, rows)
+
+
+def save(prepared: Prepared, trained: Any, cfg: Any, out: Path) -> None:
+    """The trained model (OUT/model) or adapter (OUT/adapter, against its base)."""
+    from lmlearn.adapters.apply import save_adapter
+    from lmlearn.run import save_model
+
+    if cfg.peft:
+        save_adapter(trained, prepared.tokenizer, out / "adapter", base=prepared.base.resolve())
+    else:
+        save_model(trained, prepared.tokenizer, out / "model")

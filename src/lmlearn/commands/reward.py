@@ -1,0 +1,71 @@
+"""`lmlearn reward`: train a reward model on preference pairs (InstructGPT's step 2; see docs/align.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmlearn import config
+from lmlearn.align.setup import PreferenceSettings
+from lmlearn.config import option
+
+
+@dataclass
+class RewardConfig(PreferenceSettings):
+    """Settings of `lmlearn reward`."""
+
+    center_coefficient: float = option(0.0, "weight of the centering term (r_chosen + r_rejected)^2, which keeps "
+                                            "rewards near zero (0: off; 0.01 in Eisenstein et al. 2023)", range=">=0")
+    disable_dropout: bool = option(True, "switch the model's dropout off while training")
+    out: str = option("runs/reward", "output folder")
+
+
+Config = RewardConfig
+
+
+def run(cfg: RewardConfig) -> dict[str, Any]:
+    """Train, then write OUT/model (a one-label AutoModelForSequenceClassification; with --peft, OUT/adapter),
+    OUT/metrics.jsonl and OUT/summary.json (held-out pairwise accuracy); return the summary."""
+    from lmlearn.adapters.apply import parameter_summary
+    from lmlearn.align.common import disable_dropout
+    from lmlearn.align.reward import RewardModeling
+    from lmlearn.align.setup import prepare, save
+    from lmlearn.engine.loop import train
+    from lmlearn.models.presets import FAMILIES
+    from lmlearn.run import start_run, write_summary
+
+    accelerator, out = start_run(cfg)
+    overrides = {"num_labels": 1, "id2label": {0: "reward"}, "label2id": {"reward": 0}}
+    prepared = prepare(cfg, accelerator, out, "sequence-classification", FAMILIES, overrides)
+    if cfg.disable_dropout:
+        disable_dropout(prepared.model)
+    method = RewardModeling(prepared.tokenizer.pad_token_id if prepared.tokenizer.pad_token_id is not None
+                            else prepared.tokenizer.eos_token_id, cfg.center_coefficient)
+    if accelerator.is_main_process:
+        config.save(cfg, out / "config.yaml")
+    result = train(prepared.model, method, prepared.train, prepared.eval, cfg, out, run_config=config.to_dict(cfg),
+                   accelerator=accelerator)
+    trained = result.accelerator.unwrap_model(prepared.model)
+    summary = {
+        "model": cfg.model, "family": prepared.family, "template": prepared.template, "peft": cfg.peft,
+        **parameter_summary(trained), **prepared.rows,
+        "steps": result.step, "final_train_loss": result.train_loss, "initial_eval_loss": result.initial_eval_loss,
+        "eval_loss": result.eval_loss, "eval_accuracy": result.eval_metrics.get("accuracy"),
+        "eval_reward_margin": result.eval_metrics.get("reward_margin"),
+        "wall_time_sec": round(result.wall_time, 2),
+    }
+    if result.accelerator.is_main_process:
+        save(prepared, trained, cfg, out)
+        write_summary(out, summary, "reward")
+    return summary
+
+
+def main(cfg: RewardConfig) -> int:
+    """CLI entry: run and print the summary."""
+    summary = run(cfg)
+    for key in ("train_pairs", "eval_pairs", "steps", "final_train_loss", "eval_loss", "eval_accuracy"):
+        value = summary[key]
+        print(f"  {key:<18} {f'{value:.4g}' if isinstance(value, float) else value}")
+    print(f"reward model saved to {Path(cfg.out) / ('adapter' if cfg.peft else 'model')}")
+    return 0
