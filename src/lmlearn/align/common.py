@@ -57,18 +57,22 @@ def answer_logps(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
     return (logp * keep).sum(-1), keep.sum(-1)
 
 
-def sequence_scores(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """One scalar per row from a one-label sequence-classification model, read at the last real token of
-    right-padded rows for decoder models (whatever the pad id), at the first token for encoders."""
+def sequence_logits(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """A sequence-classification model's logits (B, labels), read at the last real token of right-padded rows
+    for decoder models (whatever the pad id), at the first token for encoders."""
     inner = unwrap(model)
     base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
     head = getattr(base, "score", None)
     if head is None:  # encoders pool their first token ([CLS]) inside the forward
-        return model(input_ids=ids, attention_mask=mask).logits[:, 0]
+        return model(input_ids=ids, attention_mask=mask).logits
     hidden = getattr(base, base.base_model_prefix)(input_ids=ids, attention_mask=mask).last_hidden_state
-    values = head(hidden)[..., 0]
     last = mask.sum(-1) - 1
-    return values.gather(1, last[:, None]).squeeze(1)
+    return head(hidden[torch.arange(ids.shape[0], device=ids.device), last])
+
+
+def sequence_scores(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """One scalar per row from a one-label sequence-classification model (a reward model)."""
+    return sequence_logits(model, ids, mask)[:, 0]
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

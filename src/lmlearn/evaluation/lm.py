@@ -174,7 +174,7 @@ def _warn_once(problem: str) -> None:
                       stacklevel=3)
 
 
-def _output_cache(out: Any) -> Any:
+def output_cache(out: Any) -> Any:
     """The cache a forward returned, under either of transformers' names."""
     for name in CACHE_ARGUMENTS:
         cache = getattr(out, name, None)
@@ -211,7 +211,7 @@ def score_shared_context(lm: LanguageModel,
     owner = torch.tensor([i for i, group in enumerate(groups) for _ in group])
     conts = [cont for group in groups for _, cont in group]
     width = max(len(c) for c in conts) - 1
-    cache, rest = _output_cache(out), None
+    cache, rest = output_cache(out), None
     if width > 0 and not hasattr(cache, "batch_select_indices"):  # legacy tuples (remote code): one row per choice
         _warn_once(f"{type(lm.model).__name__} returns a legacy cache ({type(cache).__name__}) that cannot repeat rows")
         flat = iter(score_tokens(lm, [pair for group in groups for pair in group]))

@@ -1,0 +1,180 @@
+"""`lmlearn ppo`: align a causal LM with PPO against a reward, with a KL penalty to the starting model
+(InstructGPT's step 3; see docs/align.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from lmlearn import config
+from lmlearn.adapters.settings import PeftSettings
+from lmlearn.config import option
+from lmlearn.engine.settings import TrainSettings
+
+CAUSAL_FAMILIES = ("gpt2", "llama", "gpt-neox")
+
+
+@dataclass
+class PPOConfig(TrainSettings, PeftSettings):
+    """Settings of `lmlearn ppo`."""
+
+    model: str = option("runs/instruct", "the policy to start from (an SFT model folder); also the reference")
+    data: str | None = option(None, "prompts: rows with a prompt (text, or messages ending with a user turn), or "
+                                    "a text source, a prompt a line")
+    prompt_column: str = option("auto", "the prompts' field (auto: prompt, else text)")
+    eval_data: str | None = option(None, "held-out prompts for the final evaluation (default: --eval-fraction)")
+    eval_fraction: float = option(0.1, "share of --data held out for the final evaluation", range="[0, 1)")
+    template: Literal["auto", "model", "chatml", "alpaca", "koalpaca"] = option(
+        "auto", "chat template for conversational prompts (auto: the model's own, else chatml)")
+    max_prompt_tokens: int = option(128, "keep the last this many tokens of each prompt", range=">=1")
+    on_bad_rows: Literal["error", "skip"] = option("error", "stop at a malformed row, or skip and count it")
+    reward_model: str | None = option(None, "a reward model folder (`lmlearn reward`), or a classifier folder "
+                                            "(`lmlearn finetune --task classify`) with --reward-label")
+    reward_label: str | None = option(None, "with a classifier: the label whose log-odds is the reward")
+    reward: str | None = option(None, "a Python reward function module:function(prompts, answers) -> floats")
+    rollout_batch: int = option(64, "prompts per rollout (a multiple of --batch-size)", range=">=1")
+    ppo_epochs: int = option(4, "passes over each rollout", range=">=1")
+    max_new_tokens: int = option(32, "longest answer sampled", range=">=1")
+    temperature: float = option(1.0, "sampling temperature of rollouts (and of the log-probabilities)", range=">0")
+    top_k: int = option(0, "sample from the k most likely tokens (0: no limit)", range=">=0")
+    top_p: float = option(1.0, "nucleus sampling mass", range="(0, 1]")
+    gamma: float = option(1.0, "discount", range="[0, 1]")
+    lam: float = option(0.95, "GAE lambda", range="[0, 1]")
+    clip_range: float = option(0.2, "policy ratio clip epsilon", range=">0")
+    clip_range_value: float = option(0.2, "value clip around the rollout's values", range=">0")
+    vf_coef: float = option(0.1, "weight of the value loss", range=">=0")
+    kl_coef: float = option(0.05, "KL penalty coefficient (the initial one with --target-kl)", range=">=0")
+    kl_estimator: Literal["k1", "k3"] = option("k1", "per-token KL estimate: k1 = log pi - log ref; k3 = "
+                                                      "exp(-k1) - 1 + k1 (unbiased, never negative)")
+    target_kl: float = option(0.0, "adaptive KL: steer the rollouts' mean KL to this (0: fixed --kl-coef)",
+                              range=">=0")
+    kl_horizon: int = option(10000, "adaptive KL horizon in answers (Ziegler et al.)", range=">=1")
+    whiten_advantages: bool = option(True, "normalise advantages over each rollout")
+    critic: Literal["shared", "separate"] = option("shared", "value head on the policy's body, or on its own copy "
+                                                             "of the starting model")
+    disable_dropout: bool = option(True, "switch dropout off (PPO's first epoch then has ratio 1)")
+    eval_batch_size: int = option(32, "prompts per batch in the final evaluation", range=">=1")
+    lr: float = option(1e-5, "peak learning rate", range=">0")
+    warmup_steps: int = option(0, "linear warm-up steps", range=">=0")
+    schedule: Literal["cosine", "linear", "constant"] = option("constant", "decay after warm-up")
+    eval_every: int = option(0, "unused: PPO is evaluated once, at the end, on held-out prompts", range=">=0")
+    out: str = option("runs/ppo", "output folder")
+
+
+Config = PPOConfig
+
+
+def _settings(cfg: PPOConfig) -> Any:
+    from lmlearn.align.ppo import PPOSettings
+
+    return PPOSettings(**{k: getattr(cfg, k) for k in PPOSettings.__dataclass_fields__})
+
+
+def run(cfg: PPOConfig) -> dict[str, Any]:
+    """Train the policy, evaluate it and its starting point on held-out prompts (reward and KL), and write
+    OUT/model (with --peft: OUT/adapter), OUT/eval_samples.jsonl, OUT/start_samples.jsonl, OUT/metrics.jsonl
+    and OUT/summary.json; return the summary."""
+    import copy
+
+    from transformers import set_seed
+
+    from lmlearn.adapters.apply import apply_peft, check_peft, parameter_summary, save_adapter
+    from lmlearn.align.common import disable_dropout
+    from lmlearn.align.evaluate import evaluate_policy
+    from lmlearn.align.ppo import PPO, PolicyWithValue
+    from lmlearn.align.prompts import read_prompts, split_prompts, tokenize_prompts
+    from lmlearn.align.rewards import make_reward
+    from lmlearn.data.sources import ReadReport
+    from lmlearn.engine.loop import train
+    from lmlearn.errors import LmlearnError
+    from lmlearn.instruct.templates import end_of_turn, resolve_template
+    from lmlearn.io import atomic_write_text
+    from lmlearn.models.factory import load_model, load_tokenizer
+    from lmlearn.run import check_family, resolve_model_dir, save_model, start_run, write_summary
+
+    if not cfg.data:
+        raise LmlearnError("--data is required: the prompts to answer")
+    folder = str(resolve_model_dir(cfg.model))
+    family = check_family(folder, CAUSAL_FAMILIES, "PPO")
+    if cfg.peft:
+        check_peft(cfg.peft, family, "causal-lm")
+    tokenizer = load_tokenizer(folder)
+    if tokenizer is None:
+        raise LmlearnError(f"--model {cfg.model} holds no tokenizer")
+    accelerator, out = start_run(cfg)
+    report = ReadReport()
+    prompts = read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows, report)
+    if cfg.eval_data:
+        held = read_prompts(cfg.eval_data, cfg.prompt_column, cfg.on_bad_rows, report)
+    else:
+        prompts, held = split_prompts(prompts, cfg.eval_fraction, cfg.seed)
+    chat = not isinstance(prompts[0], str)
+    template = resolve_template(cfg.template, tokenizer) if chat else "none"
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    eot = end_of_turn(template, tokenizer) if chat else None
+    stop_ids = [t for t in (tokenizer.eos_token_id, eot and tokenizer.convert_tokens_to_ids(eot)) if t is not None]
+    train_ids = tokenize_prompts(prompts, template, tokenizer, cfg.max_prompt_tokens)
+    held_ids = tokenize_prompts(held, template, tokenizer, cfg.max_prompt_tokens)
+
+    set_seed(cfg.seed)
+    policy = load_model(folder, "causal-lm", tokenizer, seed=cfg.seed)
+    if cfg.disable_dropout:
+        disable_dropout(policy)
+    reference = None if cfg.peft else copy.deepcopy(policy).eval()
+    critic = copy.deepcopy(policy) if cfg.critic == "separate" else None
+    if cfg.peft:
+        policy = apply_peft(policy, cfg, family, "causal-lm", tokenizer)
+    model = PolicyWithValue(policy, critic)
+    reward = make_reward(cfg, tokenizer, template, accelerator.device)
+    method = PPO(prompts, train_ids, reward, _settings(cfg), rows=cfg.batch_size * accelerator.num_processes,
+                 seed=cfg.seed, pad_id=pad_id, stop_ids=stop_ids,
+                 reference="adapters-off" if cfg.peft else "model")
+    if accelerator.is_main_process:
+        config.save(cfg, out / "config.yaml")
+    result = train(model, method, None, None, cfg, out, run_config=config.to_dict(cfg),
+                   frozen={"reference": reference} if reference is not None else None, accelerator=accelerator)
+    trained = result.accelerator.unwrap_model(model).policy
+    device = result.accelerator.device
+    evaluation = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k,
+                      top_p=cfg.top_p, seed=cfg.seed, batch_size=cfg.eval_batch_size, pad_id=pad_id, stop_ids=stop_ids)
+    after, after_rows = evaluate_policy(trained, reference, held, held_ids, reward, tokenizer, **evaluation)
+    start_model = reference if reference is not None else trained
+    if cfg.peft:
+        from lmlearn.align.common import adapters_off
+
+        with adapters_off(trained):
+            before, before_rows = evaluate_policy(trained, trained, held, held_ids, reward, tokenizer, **evaluation)
+    else:
+        before, before_rows = evaluate_policy(start_model.to(device), start_model, held, held_ids, reward, tokenizer,
+                                              **evaluation)
+    summary = {
+        "model": cfg.model, "family": family, "template": template, "peft": cfg.peft, "critic": cfg.critic,
+        **parameter_summary(trained), "train_prompts": len(prompts), "eval_prompts": len(held),
+        "steps": result.step, "rollouts": method.buffer_index + 1, "final_kl_coef": method.kl_coef,
+        "final_train_loss": result.train_loss,
+        "start_score": before["score"], "eval_score": after["score"], "eval_score_se": after["score_se"],
+        "eval_kl": after["kl"], "start_answer_tokens": before["answer_tokens"],
+        "eval_answer_tokens": after["answer_tokens"], "wall_time_sec": round(result.wall_time, 2),
+        "skipped_rows": report.skipped,
+    }
+    if result.accelerator.is_main_process:
+        if cfg.peft:
+            save_adapter(trained, tokenizer, out / "adapter", base=Path(folder).resolve())
+        else:
+            save_model(trained, tokenizer, out / "model")
+        for name, rows in (("eval_samples.jsonl", after_rows), ("start_samples.jsonl", before_rows)):
+            atomic_write_text(out / name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        write_summary(out, summary, "ppo")
+    return summary
+
+
+def main(cfg: PPOConfig) -> int:
+    """CLI entry: run and print the summary."""
+    summary = run(cfg)
+    for key in ("steps", "rollouts", "start_score", "eval_score", "eval_kl", "final_kl_coef"):
+        value = summary[key]
+        print(f"  {key:<14} {f'{value:.4g}' if isinstance(value, float) else value}")
+    print(f"policy saved to {Path(cfg.out) / ('adapter' if cfg.peft else 'model')}")
+    return 0
