@@ -1,0 +1,383 @@
+"""Alignment: preference data, the reward model, DPO and its relatives, PPO, each by its defining property."""
+
+import copy
+import gzip
+import json
+import math
+import os
+import random
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from lmlearn.align.common import collate_pairs
+from lmlearn.align.dpo import DPO
+from lmlearn.align.ppo import PPO, PolicyWithValue, PPOSettings, gae, kl_per_token
+from lmlearn.align.preferences import TokenizedPair, read_pairs
+from lmlearn.align.reward import RewardModeling
+from lmlearn.align.rollout import sample, token_logps
+from lmlearn.engine.method import Models
+from lmlearn.engine.settings import TrainSettings
+from lmlearn.errors import LmlearnError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+HH = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "hh-rlhf", "harmless-base-test.jsonl.gz")
+WORDS = "red blue green sky sea tree cat dog sun moon rain snow".split()
+
+
+def tiny_gpt(seed=0):
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=64, n_embd=16, n_layer=1, n_head=2, resid_pdrop=0.0,
+                                      embd_pdrop=0.0, attn_pdrop=0.0, eos_token_id=1, bos_token_id=1, pad_token_id=0))
+
+
+def random_pairs(n=8, seed=0):
+    """Pairs of very different lengths: a prompt, then a chosen and a rejected answer."""
+    g = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        prompt = [g.randrange(2, 64) for _ in range(g.randrange(1, 6))]
+        sides = []
+        for _ in range(2):
+            answer = [g.randrange(2, 64) for _ in range(g.randrange(1, 9))]
+            sides += [prompt + answer, [-100] * len(prompt) + answer]
+        pairs.append(TokenizedPair(*sides, margin=0.0))
+    return pairs
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def repeat_rows(n, seed, chat):
+    """The chosen answer repeats the prompt's three words; the rejected one is three other words."""
+    g = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        words, other = (" ".join(g.choice(WORDS) for _ in range(3)) for _ in range(2))
+        if chat:
+            rows.append({"prompt": [{"role": "user", "content": f"Repeat: {words}"}], "chosen": words, "rejected": other})
+        else:
+            rows.append({"prompt": f"Repeat: {words} ->", "chosen": " " + words, "rejected": " " + other})
+    return rows
+
+
+# --- preference data -------------------------------------------------------------------------------
+
+
+def test_the_layouts_read_into_one_pair_form(tmp_path):
+    explicit = write_jsonl(tmp_path / "e.jsonl", [{"prompt": "Say hi", "chosen": "hi", "rejected": "no", "margin": 2}])
+    chat = write_jsonl(tmp_path / "c.jsonl", [{"prompt": [{"role": "user", "content": "Say hi"}],
+                                               "chosen": [{"role": "assistant", "content": "hi"}], "rejected": "no"}])
+    hh = write_jsonl(tmp_path / "h.jsonl", [{"chosen": "\n\nHuman: Say hi\n\nAssistant: hi",
+                                             "rejected": "\n\nHuman: Say hi\n\nAssistant: no"}])
+    messages = write_jsonl(tmp_path / "m.jsonl", [{
+        "chosen": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "hi"}],
+        "rejected": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "no"}]}])
+    [p] = read_pairs(explicit)
+    assert (p.prompt, p.chosen, p.rejected, p.margin) == ("Say hi", "hi", "no", 2.0)
+    for spec in (chat, hh, messages):
+        [p] = read_pairs(spec)
+        assert (p.prompt, p.chosen, p.rejected) == ([{"role": "user", "content": "Say hi"}], "hi", "no"), spec
+
+
+def test_bad_preference_rows_name_their_file_and_line(tmp_path):
+    spec = write_jsonl(tmp_path / "bad.jsonl", [
+        {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"},
+        {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: OTHER\n\nAssistant: c"}])
+    with pytest.raises(LmlearnError, match=r"bad.jsonl:2: .*differ before their last assistant turn"):
+        read_pairs(spec)
+    assert len(read_pairs(spec, on_bad_rows="skip")) == 1
+
+
+@pytest.mark.skipif(not os.path.exists(HH), reason="../shared/data/hh-rlhf is not here")
+def test_hh_pairs_split_at_the_last_assistant_turn():
+    from lmlearn.data.sources import ReadReport
+
+    report = ReadReport()
+    pairs = read_pairs(HH, on_bad_rows="skip", report=report)
+    assert len(pairs) + report.skipped == 2312 and report.skipped <= 10
+    with gzip.open(HH, "rt", encoding="utf-8") as f:
+        first = json.loads(f.readline())
+    assert first["chosen"].endswith(pairs[0].chosen) and first["rejected"].endswith(pairs[0].rejected)
+    assert pairs[0].prompt[-1]["role"] == "user"
+
+
+# --- the engine's accumulation over pairs ----------------------------------------------------------
+
+
+def _sgd(model, settings):
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+
+
+def _one_step_change(method, model, pairs, tmp_path, monkeypatch, frozen=None, **kw):
+    from lmlearn.engine.loop import train
+
+    monkeypatch.setattr("lmlearn.engine.loop.make_optimizer", _sgd)
+    before = copy.deepcopy(model)
+    settings = TrainSettings(max_steps=1, max_grad_norm=0.0, eval_every=0, save_every=1000, progress=False,
+                             warmup_steps=0, schedule="constant", lr=1.0, **kw)
+    train(model, method, pairs, None, settings, tmp_path, frozen=frozen)
+    return [(b - a).detach() for a, b in zip(model.parameters(), before.parameters())]
+
+
+@pytest.mark.parametrize("kind", ["dpo", "reward"])
+def test_batch_1_times_accumulation_8_equals_batch_8(kind, tmp_path, monkeypatch):
+    pairs = random_pairs(8)
+
+    def change(path, **kw):
+        if kind == "dpo":
+            model = tiny_gpt()
+            return _one_step_change(DPO(0), model, pairs, path, monkeypatch,
+                                    frozen={"reference": tiny_gpt(seed=1)}, **kw)
+        from transformers import GPT2ForSequenceClassification
+
+        torch.manual_seed(0)
+        model = GPT2ForSequenceClassification(GPT2Config(vocab_size=64, n_positions=64, n_embd=16, n_layer=1, n_head=2,
+                                                         num_labels=1, pad_token_id=0, resid_pdrop=0.0,
+                                                         embd_pdrop=0.0, attn_pdrop=0.0))
+        return _one_step_change(RewardModeling(0), model, pairs, path, monkeypatch, **kw)
+
+    whole = change(tmp_path / "whole", batch_size=8)
+    accumulated = change(tmp_path / "acc", batch_size=1, grad_accum=8)
+    assert max(float(a.abs().max()) for a in whole) > 1e-4
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=0) for a, b in zip(whole, accumulated))
+
+
+# --- the reward model ------------------------------------------------------------------------------
+
+
+def test_reward_scores_read_the_last_real_token_whatever_the_padding():
+    from transformers import GPT2ForSequenceClassification
+
+    from lmlearn.align.common import sequence_scores
+
+    torch.manual_seed(0)
+    model = GPT2ForSequenceClassification(GPT2Config(vocab_size=64, n_embd=16, n_layer=1, n_head=2, num_labels=1,
+                                                     pad_token_id=0)).eval()
+    ids = torch.tensor([[5, 6, 7, 1], [5, 6, 1, 0]])  # eos = 1 ends both; the second is padded
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    alone = sequence_scores(model, ids[1:, :3], mask[1:, :3])
+    scores = sequence_scores(model, ids, mask)
+    assert torch.allclose(scores[1], alone[0], atol=1e-5)
+    assert torch.allclose(scores, model(input_ids=ids, attention_mask=mask).logits[:, 0], atol=1e-5)
+
+
+def test_reward_command_ranks_pairs_it_learned_and_saves_an_auto_class_folder(tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from lmlearn.align.preferences import read_pairs, tokenize_pairs
+    from lmlearn.commands.reward import RewardConfig, run
+
+    data = write_jsonl(tmp_path / "train.jsonl", repeat_rows(200, 0, chat=True))
+    summary = run(RewardConfig(model="gpt2-tiny", data=data, eval_fraction=0.1, vocab_size=300, block_size=64,
+                               batch_size=16, max_steps=150, lr=3e-3, warmup_steps=10, eval_every=0,
+                               save_every=1000, out=str(tmp_path / "rm"), progress=False))
+    assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=0.05)
+    assert summary["eval_loss"] < summary["initial_eval_loss"]
+    folder = tmp_path / "rm" / "model"
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tok = AutoTokenizer.from_pretrained(folder)
+    assert model.config.num_labels == 1 and tok.chat_template
+    [pair], _ = tokenize_pairs(read_pairs(data)[:1], "chatml", tok, 64)
+    with torch.no_grad():
+        chosen = model(input_ids=torch.tensor([pair.chosen_ids])).logits[0, 0]
+        rejected = model(input_ids=torch.tensor([pair.rejected_ids])).logits[0, 0]
+    assert chosen > rejected  # a training pair, ranked by the plain transformers class
+
+
+# --- DPO -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss,first", [("sigmoid", math.log(2)), ("ipo", (1 / (2 * 0.1)) ** 2), ("hinge", 1.0)])
+def test_dpo_first_loss_when_the_policy_is_the_reference(loss, first):
+    pairs = random_pairs(6)
+    method = DPO(0, beta=0.1, loss=loss)
+    policy = tiny_gpt()
+    out = method.step(Models(policy, {"reference": copy.deepcopy(policy)}), collate_pairs(pairs, 0))
+    assert out.loss.item() == pytest.approx(first, abs=1e-5)
+    assert float(out.metrics["reward_margin"]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_precomputed_reference_equals_the_live_one():
+    pairs, policy = random_pairs(6), tiny_gpt()
+    reference = tiny_gpt(seed=3)
+    live = DPO(0).step(Models(policy, {"reference": reference}), collate_pairs(pairs, 0))
+    method = DPO(0)
+    method.precompute(reference, pairs, batch_size=4, device="cpu")
+    stored = method.step(Models(policy), collate_pairs(pairs, 0))
+    assert method.reference == "precomputed" and float(stored.loss) == pytest.approx(float(live.loss), abs=1e-5)
+
+
+def test_simpo_needs_no_reference_and_uses_mean_log_probabilities():
+    from lmlearn.align.common import answer_logps, both_sides
+
+    pairs = random_pairs(4)
+    batch = collate_pairs(pairs, 0)
+    policy = tiny_gpt()
+    out = DPO(0, beta=2.0, loss="simpo", simpo_gamma=0.5).step(Models(policy), batch)  # no reference slot
+    total, count = answer_logps(policy, *both_sides(batch, 0))
+    mean = total / count
+    c, r = mean.chunk(2)
+    assert float(out.loss) == pytest.approx(float(-torch.nn.functional.logsigmoid(2.0 * (c - r) - 0.5).mean()), abs=1e-5)
+
+
+def _dpo_settings(tmp_path, **kw):
+    from lmlearn.commands.dpo import DPOConfig
+
+    base = dict(model="llama-tiny", data=write_jsonl(tmp_path / "train.jsonl", repeat_rows(240, 0, chat=False)),
+                eval_data=write_jsonl(tmp_path / "eval.jsonl", repeat_rows(32, 1, chat=False)), vocab_size=300,
+                block_size=64, batch_size=16, max_steps=40, lr=3e-3, warmup_steps=4, eval_every=20, eval_batches=2,
+                save_every=1000, out=str(tmp_path / "dpo"), progress=False)
+    return DPOConfig(**{**base, **kw})
+
+
+def test_dpo_command_learns_the_preference_and_starts_at_ln2(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from lmlearn.commands.dpo import run
+
+    summary = run(_dpo_settings(tmp_path))
+    assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=1e-5)
+    assert summary["eval_reward_accuracy"] > 0.8 and summary["eval_loss"] < 0.6
+    AutoModelForCausalLM.from_pretrained(tmp_path / "dpo" / "model")
+
+
+def test_dpo_with_lora_keeps_the_base_bit_identical_and_its_reference_is_the_base(tmp_path):
+    from safetensors.torch import load_file
+
+    from lmlearn.commands.dpo import run
+
+    summary = run(_dpo_settings(tmp_path, peft="lora", max_steps=10, eval_every=0))
+    assert summary["reference"] == "adapters-off" and summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=1e-5)
+    base = tmp_path / "dpo" / "base"
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), tmp_path / "dpo" / "adapter")
+    saved = load_file(str(base / "model.safetensors"))
+    for name, value in model.get_base_model().state_dict().items():
+        key = name.replace(".base_layer", "")
+        if "lora_" not in name and key in saved:
+            assert torch.equal(value, saved[key]), name
+
+
+# --- PPO -------------------------------------------------------------------------------------------
+
+
+def test_gae_matches_a_hand_computed_case():
+    rewards = torch.tensor([[0.0, 0.0, 1.0, 0.0]])
+    values = torch.tensor([[0.5, 0.2, 0.4, 9.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])  # the last position is past the answer's end
+    gamma, lam = 0.9, 0.8
+    d2 = 1.0 + 0 - 0.4
+    d1 = 0.0 + gamma * 0.4 - 0.2
+    d0 = 0.0 + gamma * 0.2 - 0.5
+    a2 = d2
+    a1 = d1 + gamma * lam * a2
+    a0 = d0 + gamma * lam * a1
+    advantages, returns = gae(rewards, values, mask, gamma, lam)
+    assert torch.allclose(advantages, torch.tensor([[a0, a1, a2, 0.0]]), atol=1e-6)
+    assert torch.allclose(returns[:, :3], advantages[:, :3] + values[:, :3], atol=1e-6)
+
+
+def test_kl_estimators_vanish_at_the_reference_and_k3_is_never_negative():
+    logp = torch.randn(100)
+    ref = logp + torch.randn(100)
+    assert torch.equal(kl_per_token(logp, logp, "k1"), torch.zeros(100))
+    assert torch.equal(kl_per_token(logp, logp, "k3"), torch.zeros(100))
+    assert (kl_per_token(logp, ref, "k3") >= 0).all() and (kl_per_token(logp, ref, "k1") < 0).any()
+
+
+def test_sampling_through_the_kv_cache_draws_what_the_full_recompute_draws():
+    from lmlearn.evaluation.lm import cache_argument
+
+    model = tiny_gpt().eval()
+    prompts = [[5, 6, 7], [9], [3, 4]]
+    assert cache_argument(model) is not None  # the fast path is taken for this model
+    fast = sample(model, prompts, 10, 0, [1], torch.Generator().manual_seed(4))
+    slow = sample(model, prompts, 10, 0, [1], torch.Generator().manual_seed(4), use_cache=False)
+    assert torch.equal(fast.input_ids, slow.input_ids) and torch.equal(fast.answer_mask, slow.answer_mask)
+    # left padding changes nothing: the second prompt alone draws the same answer tokens
+    assert fast.input_ids.shape[1] == 3 + fast.answer_mask[:, 3:].shape[1]
+
+
+def _ppo(policy, reward, rows=4, **kw):
+    settings = PPOSettings(rollout_batch=8, ppo_epochs=2, max_new_tokens=6, **kw)
+    prompts = [[random.Random(i).randrange(2, 64) for _ in range(3)] for i in range(16)]
+    return PPO([str(p) for p in prompts], prompts, reward, settings, rows=rows, seed=0, pad_id=0, stop_ids=[1])
+
+
+def test_ppo_first_epoch_has_ratio_one_and_zero_kl():
+    policy = tiny_gpt()
+    model = PolicyWithValue(policy)
+    method = _ppo(policy, lambda prompts, samples: torch.ones(len(prompts)))
+    models = Models(model, {"reference": copy.deepcopy(policy)})
+    batch = method.produce(models, 0, torch.Generator().manual_seed(0))
+    out = method.step(models, batch)
+    assert float(out.metrics["ratio"]) == pytest.approx(1.0, abs=1e-5)
+    assert float(out.metrics["approx_kl"]) == pytest.approx(0.0, abs=1e-8)
+    assert float(out.metrics["kl"]) == pytest.approx(0.0, abs=1e-5)
+    assert float(out.metrics["clip_fraction"]) == 0.0
+    # micro-batches 0 and 1 replay rollout 0 (no new sampling); micro-batch 4 starts rollout 1
+    first = method.buffer["input_ids"]
+    method.produce(models, 1, torch.Generator().manual_seed(1))
+    assert method.buffer["input_ids"] is first and method.buffer_index == 0
+    method.produce(models, 4, torch.Generator().manual_seed(4))
+    assert method.buffer_index == 1
+
+
+def test_ppo_raises_a_programmatic_reward_and_resumes_exactly(tmp_path):
+    from lmlearn.engine.loop import train
+
+    def reward(prompts, samples):  # the share of answer tokens from the bottom quarter of the vocabulary
+        answers = samples.input_ids[:, samples.prompt_width:]
+        low = ((answers >= 2) & (answers < 16)).float() * samples.answer_mask[:, samples.prompt_width:]
+        return low.sum(1) / 6
+
+    def run(out, max_steps, resume=False, model=None):
+        model = model or PolicyWithValue(tiny_gpt())
+        settings = TrainSettings(max_steps=max_steps, batch_size=4, lr=1e-2, warmup_steps=0, schedule="constant",
+                                 eval_every=0, save_every=3, progress=False, resume=resume, log_every=3)
+        method = _ppo(None, reward, kl_coef=0.01, target_kl=1.0, kl_horizon=100)
+        train(model, method, None, None, settings, out, run_config={}, frozen={"reference": tiny_gpt()})
+        return model, method
+
+    model, method = run(tmp_path / "a", 48)
+    scores = [json.loads(line)["score"] for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert sum(scores[-4:]) > sum(scores[:4]) + 0.4  # more low tokens than at the start
+    assert method.kl_coef != 0.01  # the adaptive controller moved
+    part, _ = run(tmp_path / "b", 9)
+    resumed, resumed_method = run(tmp_path / "b", 48, resume=True, model=PolicyWithValue(tiny_gpt()))
+    for (name, p), q in zip(model.named_parameters(), resumed.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+    assert resumed_method.kl_coef == pytest.approx(method.kl_coef)
+
+
+def test_ppo_command_with_lora_keeps_the_base_and_reports_reward_and_kl(tmp_path):
+    from lmlearn.commands.dpo import run as dpo
+    from lmlearn.commands.ppo import PPOConfig, run
+
+    dpo(_dpo_settings(tmp_path, max_steps=5, eval_every=0))  # a small policy folder to start from
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": r["prompt"]} for r in repeat_rows(40, 2, False)])
+    module = tmp_path / "my_reward.py"
+    module.write_text("def blue(prompts, answers):\n    return [float(a.count('blue')) for a in answers]\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        summary = run(PPOConfig(model=str(tmp_path / "dpo"), data=prompts, eval_fraction=0.2, reward="my_reward:blue",
+                                peft="lora", rollout_batch=8, batch_size=4, ppo_epochs=1, max_new_tokens=6,
+                                max_steps=4, lr=1e-3, out=str(tmp_path / "ppo"), progress=False))
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert summary["rollouts"] == 2 and summary["eval_prompts"] == 8
+    assert summary["eval_kl"] > -1e-3 and math.isfinite(summary["eval_score"])
+    rows = [json.loads(x) for x in (tmp_path / "ppo" / "eval_samples.jsonl").read_text().splitlines()]
+    start = [json.loads(x) for x in (tmp_path / "ppo" / "start_samples.jsonl").read_text().splitlines()]
+    assert [r["doc_id"] for r in rows] == [r["doc_id"] for r in start] == list(range(8))
+    assert all(r["kl"] == pytest.approx(0.0, abs=1e-5) for r in start)
+    with pytest.raises(LmlearnError, match="give one reward"):
+        run(PPOConfig(model=str(tmp_path / "dpo"), data=prompts, out=str(tmp_path / "none"), progress=False))
