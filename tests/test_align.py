@@ -381,3 +381,31 @@ def test_ppo_command_with_lora_keeps_the_base_and_reports_reward_and_kl(tmp_path
     assert all(r["kl"] == pytest.approx(0.0, abs=1e-5) for r in start)
     with pytest.raises(LmlearnError, match="give one reward"):
         run(PPOConfig(model=str(tmp_path / "dpo"), data=prompts, out=str(tmp_path / "none"), progress=False))
+
+
+def test_pairs_ranks_two_samples_by_the_reward_and_rollout_measures_kl(tmp_path):
+    from lmlearn.commands.dpo import run as dpo
+    from lmlearn.commands.pairs import PairsConfig, run as pairs
+    from lmlearn.commands.rollout import RolloutConfig, run as rollout
+
+    dpo(_dpo_settings(tmp_path, max_steps=5, eval_every=0))
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": r["prompt"]} for r in repeat_rows(24, 3, False)])
+    (tmp_path / "len_reward.py").write_text("def length(prompts, answers):\n    return [float(len(a)) for a in answers]\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        made = pairs(PairsConfig(model=str(tmp_path / "dpo"), data=prompts, reward="len_reward:length",
+                                 max_new_tokens=8, out=str(tmp_path / "pairs.jsonl")))
+        rows = [json.loads(x) for x in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+        assert made["pairs"] == len(rows) > 0 and made["pairs"] + made["dropped"] == 24
+        assert all(r["score_chosen"] > r["score_rejected"] and len(r["chosen"]) > len(r["rejected"]) for r in rows)
+        assert read_pairs(str(tmp_path / "pairs.jsonl"))  # what pairs writes, dpo reads
+        same = rollout(RolloutConfig(model=str(tmp_path / "dpo"), data=prompts, reward="len_reward:length",
+                                     max_new_tokens=8, out=str(tmp_path / "self.jsonl")))
+        other = rollout(RolloutConfig(model=str(tmp_path / "dpo"), reference=str(tmp_path / "dpo"), data=prompts,
+                                      reward="len_reward:length", max_new_tokens=8, out=str(tmp_path / "ref.jsonl")))
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert same["kl"] == pytest.approx(0.0, abs=1e-6) and other["kl"] == pytest.approx(0.0, abs=1e-5)
+    assert same["score"] == other["score"]  # the same seed draws the same answers

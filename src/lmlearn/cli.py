@@ -21,6 +21,8 @@ COMMANDS = [
     (("reward",), "lmlearn.commands.reward", "train a reward model on preference pairs (chosen vs rejected)"),
     (("dpo",), "lmlearn.commands.dpo", "align a causal LM on preference pairs directly (DPO, IPO, hinge, SimPO)"),
     (("ppo",), "lmlearn.commands.ppo", "align a causal LM with PPO against a reward, with a KL penalty"),
+    (("pairs",), "lmlearn.commands.pairs", "preference pairs from a reward: two sampled answers per prompt, ranked"),
+    (("rollout",), "lmlearn.commands.rollout", "sample answers from a policy; score them with a reward, KL to a reference"),
     (("distill",), "lmlearn.commands.distill", "distil a teacher into a smaller student (DistilBERT, TinyBERT, KD)"),
     (("generate",), "lmlearn.commands.generate", "generate text from a trained model"),
     (("merge",), "lmlearn.commands.merge", "fold a LoRA or IA3 adapter into its base model"),
