@@ -105,6 +105,71 @@ def test_hh_pairs_split_at_the_last_assistant_turn():
     assert pairs[0].prompt[-1]["role"] == "user"
 
 
+def test_only_the_compared_answer_is_labelled_in_a_multi_turn_prompt(tmp_path):
+    from lmlearn.align.preferences import tokenize_pairs
+    from lmlearn.instruct.templates import IGNORE, add_template_tokens
+    from lmlearn.tokenization import train_tokenizer
+
+    tok = train_tokenizer([f"first answer {i} and the last answer, a question" for i in range(40)], family="gpt2",
+                          vocab_size=300)
+    add_template_tokens("chatml", tok)
+    spec = write_jsonl(tmp_path / "hh.jsonl", [{
+        "chosen": "\n\nHuman: a question\n\nAssistant: first answer\n\nHuman: a question\n\nAssistant: the last answer",
+        "rejected": "\n\nHuman: a question\n\nAssistant: first answer\n\nHuman: a question\n\nAssistant: no"}])
+    [pair], _ = tokenize_pairs(read_pairs(spec), "chatml", tok, 256)
+    labelled = [t for t in pair.chosen_labels if t != IGNORE]
+    assert tok.decode(labelled).strip() == "the last answer<|im_end|>"  # not "first answer" of the prompt
+    first = next(i for i, t in enumerate(pair.chosen_labels) if t != IGNORE)
+    assert pair.chosen_ids[:first] == pair.rejected_ids[:first]  # the shared prompt, token for token
+
+
+def test_prompts_come_from_prompt_rows_preference_rows_and_builtin_openings(tmp_path):
+    from lmlearn.align.prompts import read_prompts
+
+    hh = write_jsonl(tmp_path / "hh.jsonl", [{"chosen": "\n\nHuman: hi\n\nAssistant: yes",
+                                              "rejected": "\n\nHuman: hi\n\nAssistant: no"}])
+    assert read_prompts(hh) == [[{"role": "user", "content": "hi"}]]
+    openings = read_prompts("builtin:review_openings?n=6")
+    assert len(openings) == 6 and all(isinstance(p, str) and p.endswith(".") for p in openings)
+    with pytest.raises(LmlearnError, match=r"p.jsonl:1: no 'question' field"):
+        read_prompts(write_jsonl(tmp_path / "p.jsonl", [{"prompt": "x"}]), column="question")
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_the_shared_prompt_pass_gives_the_full_rows_log_probabilities_and_gradients(family):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from lmlearn.align.common import answer_logps, both_sides, shared_prompt_logps
+
+    torch.manual_seed(0)
+    model = tiny_gpt() if family == "gpt2" else LlamaForCausalLM(LlamaConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0))
+    batch = collate_pairs(random_pairs(8), 0)
+    full, count = answer_logps(model, *both_sides(batch, 0))
+    grads_full = torch.autograd.grad(full.sum(), list(model.parameters()))
+    shared, shared_count = shared_prompt_logps(model, batch, 0)
+    grads_shared = torch.autograd.grad(shared.sum(), list(model.parameters()))
+    assert torch.equal(count, shared_count) and torch.allclose(full, shared, atol=1e-4)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads_full, grads_shared))
+    # a pair whose two prompts differ takes the full rows
+    pairs = random_pairs(2)
+    pairs[1].rejected_ids = [63] + pairs[1].rejected_ids[1:]
+    assert shared_prompt_logps(model, collate_pairs(pairs, 0), 0) is None
+
+
+def test_the_alignment_recipes_resolve_before_anything_runs():
+    from pathlib import Path
+
+    from lmlearn.commands.recipe import load_steps
+
+    recipes = Path(__file__).resolve().parent.parent / "recipes"
+    steps = load_steps(str(recipes / "rlhf-sentiment.yaml"))
+    assert [s[0] for s in steps] == ["pretrain", "finetune", "ppo", "pairs", "dpo", "rollout"]
+    steps = load_steps(str(recipes / "rlhf.yaml"))
+    assert [s[0] for s in steps] == ["instruct", "reward", "ppo", "rollout"]
+
+
 # --- the engine's accumulation over pairs ----------------------------------------------------------
 
 
@@ -172,11 +237,16 @@ def test_reward_command_ranks_pairs_it_learned_and_saves_an_auto_class_folder(tm
     from lmlearn.commands.reward import RewardConfig, run
 
     data = write_jsonl(tmp_path / "train.jsonl", repeat_rows(200, 0, chat=True))
+    test = write_jsonl(tmp_path / "test.jsonl", repeat_rows(40, 5, chat=True))
     summary = run(RewardConfig(model="gpt2-tiny", data=data, eval_fraction=0.1, vocab_size=300, block_size=64,
+                               test_data=test,
                                batch_size=16, max_steps=150, lr=3e-3, warmup_steps=10, eval_every=0,
                                save_every=1000, out=str(tmp_path / "rm"), progress=False))
     assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=0.05)
     assert summary["eval_loss"] < summary["initial_eval_loss"]
+    predictions = [json.loads(x) for x in (tmp_path / "rm" / "test_predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == summary["test_pairs"] == 40
+    assert summary["test_accuracy"] == pytest.approx(sum(p["acc"] for p in predictions) / 40)
     folder = tmp_path / "rm" / "model"
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     tok = AutoTokenizer.from_pretrained(folder)
@@ -241,6 +311,7 @@ def test_dpo_command_learns_the_preference_and_starts_at_ln2(tmp_path):
 
     summary = run(_dpo_settings(tmp_path))
     assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=1e-5)
+    assert summary["shared_prompt_forwards"] > 0  # the fast path was taken
     assert summary["eval_reward_accuracy"] > 0.8 and summary["eval_loss"] < 0.6
     AutoModelForCausalLM.from_pretrained(tmp_path / "dpo" / "model")
 

@@ -25,5 +25,5 @@ def test_recipe_resolves_to_its_commands_settings(name):
 
 
 def test_every_recipe_is_listed():
-    multi_step = {"kolima", "flan-heldout"}  # `lmlearn recipe run` files, checked in tests/test_recipe.py
+    multi_step = {"kolima", "flan-heldout", "rlhf", "rlhf-sentiment"}  # `lmlearn recipe run` files, checked in tests/test_recipe.py
     assert {p.stem for p in RECIPES.glob("*.yaml")} <= set(COMMANDS) | multi_step

@@ -103,3 +103,55 @@ def disable_dropout(model: torch.nn.Module) -> int:
             module.attention_dropout = 0.0
             count += 1
     return count
+
+
+def shared_prompt_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                        pad_id: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """`answer_logps` of the chosen rows then the rejected rows, with each pair's prompt run once: the prompts'
+    keys and values are cached and repeated for both answers, which then run alone (the evaluation harness
+    shares a context between choices the same way). The gradient flows through the cache into the prompt.
+    None when this path does not apply (the two sides' prompts differ, the model takes no cache, or DDP wraps
+    it: DDP allows one forward per backward), and the caller runs both full rows instead."""
+    from lmlearn.evaluation.lm import cache_argument, output_cache
+
+    inner = unwrap(model)
+    if inner is not model and isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return None
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    name = cache_argument(base)
+    peft_config = getattr(inner, "active_peft_config", None)
+    if name is None or (peft_config is not None and peft_config.is_prompt_learning):
+        return None
+    sides = [(batch[f"{s}_input_ids"], batch[f"{s}_labels"]) for s in SIDES]
+    starts, ends = [], []
+    for ids, labels in sides:
+        labelled = labels != IGNORE
+        if not bool(labelled.any(1).all()):
+            return None
+        starts.append(labelled.int().argmax(1))  # the first answer token
+        ends.append(labels.shape[1] - labelled.flip(1).int().argmax(1))  # one past the last
+    start = starts[0]
+    if not torch.equal(start, starts[1]) or bool((start < 1).any()):
+        return None
+    width = int(start.max())
+    rows = torch.arange(start.shape[0], device=start.device)
+    prompt_mask = (torch.arange(width, device=start.device)[None] < start[:, None]).long()
+    prompt = sides[0][0][:, :width] * prompt_mask + pad_id * (1 - prompt_mask)
+    other = sides[1][0][:, :width] * prompt_mask + pad_id * (1 - prompt_mask)
+    if not torch.equal(prompt, other):
+        return None
+    answers = [[ids[i, int(start[i]):int(end[i])].tolist() for i in range(ids.shape[0])]
+               for (ids, _), end in zip(sides, ends)]
+    flat = answers[0] + answers[1]
+    cont = pad_right(flat, pad_id).to(prompt.device)
+    cont_mask = pad_right([[1] * len(a) for a in flat], 0).to(prompt.device)
+    out = model(input_ids=prompt, attention_mask=prompt_mask, use_cache=True)
+    owner = torch.cat([rows, rows])
+    first = torch.log_softmax(out.logits[rows, start - 1].float(), -1)[owner]  # predicts each answer's first token
+    cache = output_cache(out)
+    cache.batch_select_indices(owner)
+    positions = start[owner][:, None] + torch.arange(cont.shape[1], device=cont.device)[None]
+    rest = model(input_ids=cont, attention_mask=torch.cat([prompt_mask[owner], cont_mask], 1),
+                 position_ids=positions, use_cache=True, **{name: cache}).logits[:, :-1]
+    logp = torch.cat([first[:, None], torch.log_softmax(rest.float(), -1)], 1).gather(-1, cont[..., None]).squeeze(-1)
+    return (logp * cont_mask).sum(-1), cont_mask.sum(-1)

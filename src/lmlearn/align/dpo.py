@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmlearn.align.common import adapters_off, answer_logps, both_sides, collate_pairs
+from lmlearn.align.common import adapters_off, answer_logps, both_sides, collate_pairs, shared_prompt_logps
 from lmlearn.engine.method import Models, StepOutput
 from lmlearn.errors import LmlearnError
 
@@ -34,13 +34,15 @@ class DPO:
     slot), "adapters-off" (a peft policy's base), "precomputed" (in the batch), "none" (SimPO)."""
 
     def __init__(self, pad_id: int, *, beta: float = 0.1, loss: str = "sigmoid", label_smoothing: float = 0.0,
-                 simpo_gamma: float = 0.5, reference: str = "model"):
+                 simpo_gamma: float = 0.5, reference: str = "model", share_prompt: bool = True):
         if loss not in LOSSES:
             raise LmlearnError(f"--loss {loss}: one of {', '.join(LOSSES)}")
         if loss in REFERENCE_FREE:
             reference = "none"
         self.pad_id, self.beta, self.loss_type = pad_id, beta, loss
         self.label_smoothing, self.gamma, self.reference = label_smoothing, simpo_gamma, reference
+        self.share_prompt = share_prompt
+        self.shared_forwards = 0  # how many forwards took the shared-prompt path (a test checks it is taken)
 
     def collate(self, pairs: list, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Chosen and rejected rows, padded on the right; no randomness."""
@@ -48,9 +50,13 @@ class DPO:
 
     def logps(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(chosen, rejected) answer log-probabilities under `model`, summed or, for ipo and simpo, averaged
-        over answer tokens; one forward over both sides."""
-        ids, mask, labels = both_sides(batch, self.pad_id)
-        total, count = answer_logps(model, ids, mask, labels)
+        over answer tokens: the shared prompt run once (`shared_prompt_logps`), else both full rows at once."""
+        shared = shared_prompt_logps(model, batch, self.pad_id) if self.share_prompt else None
+        if shared is not None:
+            self.shared_forwards += 1
+            total, count = shared
+        else:
+            total, count = answer_logps(model, *both_sides(batch, self.pad_id))
         if self.loss_type in AVERAGED:
             total = total / count.clamp(min=1)
         return total.chunk(2)

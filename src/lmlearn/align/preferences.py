@@ -135,7 +135,18 @@ def _with_answer(prompt: Conversation | str, answer: str, template: str, tokeniz
         if tokenizer.eos_token_id is not None:
             tail = tail + [tokenizer.eos_token_id]  # the answer ends, so the model learns where to stop
         return head + tail, [IGNORE] * len(head) + tail
-    return tokenize_conversation(prompt + [{"role": "assistant", "content": answer}], template, tokenizer)
+    ids, labels = tokenize_conversation(prompt + [{"role": "assistant", "content": answer}], template, tokenizer)
+    return ids, last_answer_only(labels)
+
+
+def last_answer_only(labels: list[int]) -> list[int]:
+    """The labels of the last labelled run (the answer being compared); earlier assistant turns of a multi-turn
+    prompt are context, like its user turns."""
+    end = max((i for i, t in enumerate(labels) if t != IGNORE), default=-1) + 1
+    start = end
+    while start > 0 and labels[start - 1] != IGNORE:
+        start -= 1
+    return [IGNORE] * start + labels[start:end] + [IGNORE] * (len(labels) - end)
 
 
 def tokenize_pairs(pairs: list[Pair], template: str, tokenizer: Any, max_length: int) -> tuple[list[TokenizedPair], int]:

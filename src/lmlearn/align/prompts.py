@@ -1,6 +1,7 @@
 """Prompts for rollouts and evaluation: rows with a `prompt` field (a string, or messages ending with a user
-turn), or any text source (a .txt file a prompt a line, a `text` column, builtin data), tokenized as the
-policy reads them before answering."""
+turn), preference rows (the prompt their chosen and rejected dialogues share, as in Anthropic HH), or any
+text source (a .txt file a prompt a line, a `text` column, builtin data), tokenized as the policy reads them
+before answering."""
 
 from __future__ import annotations
 
@@ -14,12 +15,18 @@ from lmlearn.instruct.formats import ROLES, BadRow, Conversation, _rows, _text, 
 
 def read_prompts(spec: str, column: str = "auto", on_bad_rows: BadRows = "error",
                  report: ReadReport | None = None) -> list[Conversation | str]:
-    """Every usable prompt of `spec`; `column` auto takes `prompt`, else `text`."""
+    """Every usable prompt of `spec`; `column` auto takes `prompt`, else a preference row's shared prompt,
+    else `text`."""
     report = report if report is not None else ReadReport()
     prompts: list[Conversation | str] = []
     for where, row in _rows(spec, [], report, on_bad_rows):
         key = column if column != "auto" else ("prompt" if "prompt" in row else "text")
         try:
+            if column == "auto" and key not in row and "chosen" in row:  # a preference row: its prompt
+                from lmlearn.align.preferences import to_pair
+
+                prompts.append(to_pair(row, "implicit", where).prompt)
+                continue
             if key not in row:
                 raise BadRow(f"no '{key}' field (fields: {', '.join(row)}); name the prompt's with --prompt-column")
             value = row[key]

@@ -25,6 +25,8 @@ class DPOConfig(PreferenceSettings):
     simpo_gamma: float = option(0.5, "simpo: target reward margin", range=">=0")
     precompute_ref: bool = option(False, "compute the reference's log-probabilities once before training and hold "
                                          "no reference model while training")
+    share_prompt: bool = option(True, "run each pair's prompt once for both answers (its keys and values cached); "
+                                      "off: two full rows per pair")
     disable_dropout: bool = option(True, "switch dropout off (policy and reference then agree at the start)")
     out: str = option("runs/dpo", "output folder")
 
@@ -53,7 +55,7 @@ def run(cfg: DPOConfig) -> dict[str, Any]:
     frozen: dict[str, Any] = {}
     reference = "none" if cfg.loss in REFERENCE_FREE else ("adapters-off" if cfg.peft else "model")
     method = DPO(pad_id, beta=cfg.beta, loss=cfg.loss, label_smoothing=cfg.label_smoothing,
-                 simpo_gamma=cfg.simpo_gamma, reference=reference)
+                 simpo_gamma=cfg.simpo_gamma, reference=reference, share_prompt=cfg.share_prompt)
     # the reference: the policy's starting point, copied (no --peft) or its base with the adapters off
     ref_model = copy.deepcopy(prepared.model) if reference == "model" else None
     if cfg.precompute_ref and reference != "none":
@@ -72,6 +74,7 @@ def run(cfg: DPOConfig) -> dict[str, Any]:
     summary = {
         "model": cfg.model, "family": prepared.family, "template": prepared.template, "peft": cfg.peft,
         "loss": cfg.loss, "beta": cfg.beta, "reference": method.reference,
+        "shared_prompt_forwards": method.shared_forwards,
         **parameter_summary(trained), **prepared.rows,
         "steps": result.step, "final_train_loss": result.train_loss, "initial_eval_loss": result.initial_eval_loss,
         "eval_loss": result.eval_loss, **{f"eval_{k}": v for k, v in result.eval_metrics.items()},

@@ -18,6 +18,8 @@ class RewardConfig(PreferenceSettings):
     center_coefficient: float = option(0.0, "weight of the centering term (r_chosen + r_rejected)^2, which keeps "
                                             "rewards near zero (0: off; 0.01 in Eisenstein et al. 2023)", range=">=0")
     disable_dropout: bool = option(True, "switch the model's dropout off while training")
+    test_data: str | None = option(None, "pairs scored once at the end (pairwise accuracy, OUT/test_predictions.jsonl "
+                                         "for `lmlearn paired`); choose settings on --eval-data, never on these")
     out: str = option("runs/reward", "output folder")
 
 
@@ -55,17 +57,48 @@ def run(cfg: RewardConfig) -> dict[str, Any]:
         "eval_reward_margin": result.eval_metrics.get("reward_margin"),
         "wall_time_sec": round(result.wall_time, 2),
     }
+    if cfg.test_data:
+        records = _score_test(cfg, prepared, method, trained, result.accelerator.device)
+        summary.update(test_pairs=len(records), test_accuracy=sum(r["acc"] for r in records) / len(records))
     if result.accelerator.is_main_process:
         save(prepared, trained, cfg, out)
+        if cfg.test_data:
+            import json
+
+            from lmlearn.io import atomic_write_text
+
+            atomic_write_text(out / "test_predictions.jsonl",
+                              "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         write_summary(out, summary, "reward")
     return summary
+
+
+def _score_test(cfg: RewardConfig, prepared: Any, method: Any, model: Any, device: Any) -> list[dict[str, Any]]:
+    """Per test pair: whether the chosen answer scores higher (acc), and the two rewards."""
+    import torch
+
+    from lmlearn.align.preferences import read_pairs, tokenize_pairs
+    from lmlearn.data.sources import ReadReport
+
+    pairs, _ = tokenize_pairs(read_pairs(cfg.test_data, cfg.layout, cfg.on_bad_rows, ReadReport()),
+                              prepared.template, prepared.tokenizer, cfg.block_size)
+    model.eval()
+    records = []
+    with torch.no_grad():
+        for start in range(0, len(pairs), cfg.batch_size):
+            batch = {k: v.to(device) for k, v in method.collate(pairs[start:start + cfg.batch_size], None).items()}
+            chosen, rejected = method.rewards(model, batch)
+            for i, (c, r) in enumerate(zip(chosen.tolist(), rejected.tolist())):
+                records.append({"doc_id": start + i, "acc": float(c > r), "reward_chosen": c, "reward_rejected": r})
+    return records
 
 
 def main(cfg: RewardConfig) -> int:
     """CLI entry: run and print the summary."""
     summary = run(cfg)
-    for key in ("train_pairs", "eval_pairs", "steps", "final_train_loss", "eval_loss", "eval_accuracy"):
-        value = summary[key]
+    for key in ("train_pairs", "eval_pairs", "steps", "final_train_loss", "eval_loss", "eval_accuracy",
+                "test_accuracy"):
+        value = summary.get(key)
         print(f"  {key:<18} {f'{value:.4g}' if isinstance(value, float) else value}")
     print(f"reward model saved to {Path(cfg.out) / ('adapter' if cfg.peft else 'model')}")
     return 0
