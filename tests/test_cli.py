@@ -87,6 +87,9 @@ def test_tour_writes_the_report(tmp_path, capsys):
                                                         ("peft", "LoRA (r=8)")}
     distilled = next(r for r in rows if r["stage"] == "distill")
     assert distilled["arm_b"] == "student, distilled" and 0 < distilled["size_ratio"] < 1
+    aligned = {r["arm_b"]: r for r in rows if r["stage"] == "align"}
+    assert set(aligned) == {"PPO (KL coefficient 0.2)", "DPO (beta 0.1)"}
+    assert all(r["kl_nats"] > -0.5 and r["documents"] == 120 for r in aligned.values())
     small = next(r for r in rows if r["arm_b"] == "causal LM pre-trained, 100 labels")
     assert small["seeds"] == [0, 1, 2]  # the defining comparison repeats over seeds
     for r in rows:

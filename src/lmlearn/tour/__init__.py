@@ -20,6 +20,7 @@ STAGES = [
     "lmlearn.tour.transfer:stage",  # fine-tunes the encoders stage's models
     "lmlearn.tour.peft:stage",  # LoRA against full fine-tuning of the clm stage's model
     "lmlearn.tour.distill:stage",  # distils the peft stage's fully fine-tuned classifier
+    "lmlearn.tour.align:stage",  # PPO and DPO from the clm stage's model against the peft stage's classifier
 ]
 
 
