@@ -316,23 +316,43 @@ def test_dpo_command_learns_the_preference_and_starts_at_ln2(tmp_path):
     AutoModelForCausalLM.from_pretrained(tmp_path / "dpo" / "model")
 
 
-def test_dpo_with_lora_keeps_the_base_bit_identical_and_its_reference_is_the_base(tmp_path):
-    from safetensors.torch import load_file
-
+def test_dpo_with_lora_starts_at_ln2_with_the_base_as_reference(tmp_path):
     from lmlearn.commands.dpo import run
 
     summary = run(_dpo_settings(tmp_path, peft="lora", max_steps=10, eval_every=0))
     assert summary["reference"] == "adapters-off" and summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=1e-5)
-    base = tmp_path / "dpo" / "base"
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+    assert (tmp_path / "dpo" / "adapter" / "adapter_config.json").is_file()
 
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), tmp_path / "dpo" / "adapter")
-    saved = load_file(str(base / "model.safetensors"))
-    for name, value in model.get_base_model().state_dict().items():
-        key = name.replace(".base_layer", "")
-        if "lora_" not in name and key in saved:
-            assert torch.equal(value, saved[key]), name
+
+def _lora(model):
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], lora_dropout=0.0))
+
+
+def _base_weights(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" not in n}
+
+
+@pytest.mark.parametrize("kind", ["dpo", "ppo"])
+def test_under_lora_the_base_weights_stay_bit_identical_and_only_the_adapter_learns(kind, tmp_path):
+    from lmlearn.engine.loop import train
+
+    policy = _lora(tiny_gpt())
+    before = _base_weights(policy)
+    lora = {n: p.detach().clone() for n, p in policy.named_parameters() if "lora_B" in n}
+    settings = TrainSettings(max_steps=6, batch_size=4, lr=1e-2, warmup_steps=0, schedule="constant", eval_every=0,
+                             save_every=1000, progress=False, weight_decay=0.1)
+    if kind == "dpo":
+        train(policy, DPO(0, reference="adapters-off"), random_pairs(24), None, settings, tmp_path)
+    else:
+        model = PolicyWithValue(policy)
+        method = _ppo(None, lambda prompts, samples: samples.answer_mask.sum(1).float(), reference="adapters-off")
+        train(model, method, None, None, settings, tmp_path)
+        assert method.buffer_index >= 1
+    after = _base_weights(policy)
+    assert before.keys() == after.keys() and all(torch.equal(before[n], after[n]) for n in before), "base moved"
+    assert any(not torch.equal(lora[n], p) for n, p in policy.named_parameters() if "lora_B" in n), "adapter idle"
 
 
 # --- PPO -------------------------------------------------------------------------------------------
@@ -375,10 +395,11 @@ def test_sampling_through_the_kv_cache_draws_what_the_full_recompute_draws():
     assert fast.input_ids.shape[1] == 3 + fast.answer_mask[:, 3:].shape[1]
 
 
-def _ppo(policy, reward, rows=4, **kw):
+def _ppo(policy, reward, rows=4, reference="model", **kw):
     settings = PPOSettings(rollout_batch=8, ppo_epochs=2, max_new_tokens=6, **kw)
     prompts = [[random.Random(i).randrange(2, 64) for _ in range(3)] for i in range(16)]
-    return PPO([str(p) for p in prompts], prompts, reward, settings, rows=rows, seed=0, pad_id=0, stop_ids=[1])
+    return PPO([str(p) for p in prompts], prompts, reward, settings, rows=rows, seed=0, pad_id=0, stop_ids=[1],
+               reference=reference)
 
 
 def test_ppo_first_epoch_has_ratio_one_and_zero_kl():
