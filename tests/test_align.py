@@ -501,3 +501,21 @@ def test_pairs_ranks_two_samples_by_the_reward_and_rollout_measures_kl(tmp_path)
         sys.path.remove(str(tmp_path))
     assert same["kl"] == pytest.approx(0.0, abs=1e-6) and other["kl"] == pytest.approx(0.0, abs=1e-5)
     assert same["score"] == other["score"]  # the same seed draws the same answers
+
+
+def test_an_encoder_reward_model_reads_cls_and_learns(tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from lmlearn.commands.reward import RewardConfig, run
+
+    data = write_jsonl(tmp_path / "train.jsonl", repeat_rows(160, 0, chat=False))
+    summary = run(RewardConfig(model="bert-tiny", data=data, eval_fraction=0.2, vocab_size=300, block_size=64,
+                               batch_size=16, max_steps=60, lr=3e-3, warmup_steps=6, eval_every=0, save_every=1000,
+                               out=str(tmp_path / "rm"), progress=False))
+    assert summary["family"] == "bert" and summary["eval_loss"] < summary["initial_eval_loss"]
+    tok = AutoTokenizer.from_pretrained(tmp_path / "rm" / "model")
+    from lmlearn.align.preferences import read_pairs, tokenize_pairs
+
+    [pair], _ = tokenize_pairs(read_pairs(data)[:1], "none", tok, 64)
+    assert pair.chosen_ids[0] == tok.cls_token_id and pair.chosen_ids[-1] == tok.sep_token_id
+    assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "rm" / "model").config.num_labels == 1

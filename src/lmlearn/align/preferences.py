@@ -127,6 +127,15 @@ class TokenizedPair:
 
 
 def _with_answer(prompt: Conversation | str, answer: str, template: str, tokenizer: Any) -> tuple[list[int], list[int]]:
+    ids, labels = _prompt_and_answer(prompt, answer, template, tokenizer)
+    cls, sep = getattr(tokenizer, "cls_token_id", None), getattr(tokenizer, "sep_token_id", None)
+    if cls is not None and sep is not None and tokenizer.bos_token_id is None:  # an encoder reads [CLS] ... [SEP]
+        return [cls] + ids + [sep], [IGNORE] + labels + [IGNORE]
+    return ids, labels
+
+
+def _prompt_and_answer(prompt: Conversation | str, answer: str, template: str,
+                       tokenizer: Any) -> tuple[list[int], list[int]]:
     if isinstance(prompt, str):  # plain continuation: the answer's tokens follow the prompt's, as in generation
         head = tokenizer(prompt, add_special_tokens=False)["input_ids"] if prompt else []
         if not head and tokenizer.bos_token_id is not None:
