@@ -519,3 +519,43 @@ def test_an_encoder_reward_model_reads_cls_and_learns(tmp_path):
     [pair], _ = tokenize_pairs(read_pairs(data)[:1], "none", tok, 64)
     assert pair.chosen_ids[0] == tok.cls_token_id and pair.chosen_ids[-1] == tok.sep_token_id
     assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "rm" / "model").config.num_labels == 1
+
+
+def test_lora_dropout_is_off_so_the_first_ppo_epoch_has_ratio_one():
+    from peft import LoraConfig, get_peft_model
+
+    from lmlearn.align.common import disable_dropout
+
+    policy = get_peft_model(tiny_gpt(), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], lora_dropout=0.3))
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)  # an adapter that has learned something, so its dropout would show
+    model = PolicyWithValue(policy)
+    disable_dropout(model)
+    method = _ppo(None, lambda prompts, samples: torch.ones(len(prompts)), reference="adapters-off")
+    models = Models(model.train())
+    out = method.step(models, method.produce(models, 0, torch.Generator().manual_seed(0)))
+    assert float(out.metrics["ratio"]) == pytest.approx(1.0, abs=1e-5) and float(out.metrics["kl"]) > 0.01
+
+
+def test_dpo_under_gradient_checkpointing_takes_the_full_rows(tmp_path, monkeypatch):
+    model = tiny_gpt()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    method = DPO(0)
+    out = method.step(Models(model.train(), {"reference": tiny_gpt()}), collate_pairs(random_pairs(4), 0))
+    out.loss.backward()
+    assert method.shared_forwards == 0 and math.isfinite(out.loss.item())
+
+
+def test_encoder_rows_get_the_tokenizers_own_frame():
+    from lmlearn.align.preferences import Pair, special_frame, tokenize_pairs
+    from lmlearn.tokenization import train_tokenizer
+
+    tok = train_tokenizer([f"a prompt and an answer {i}" for i in range(40)], family="roberta", vocab_size=400)
+    head, tail = special_frame(tok)
+    assert head == [tok.cls_token_id] and tail == [tok.sep_token_id]
+    [pair], _ = tokenize_pairs([Pair("x", "a prompt " * 30, "an answer", "answer")], "none", tok, 16)
+    assert pair.chosen_ids[0] == tok.cls_token_id and len(pair.chosen_ids) <= 16  # kept through the cut
+    first = next(i for i, t in enumerate(pair.chosen_labels) if t != -100)
+    assert pair.chosen_ids[:first] == pair.rejected_ids[:first]  # one cut: the same prompt on both sides

@@ -59,13 +59,14 @@ def answer_logps(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
 
 def sequence_logits(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """A sequence-classification model's logits (B, labels), read at the last real token of right-padded rows
-    for decoder models (whatever the pad id), at the first token for encoders."""
+    for decoder models (whatever the pad id), at the first token for encoders. The forward goes through
+    `model` itself, so a DDP wrapper sees it and reduces the gradients."""
     inner = unwrap(model)
     base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
     head = getattr(base, "score", None)
     if head is None:  # encoders pool their first token ([CLS]) inside the forward
         return model(input_ids=ids, attention_mask=mask).logits
-    hidden = getattr(base, base.base_model_prefix)(input_ids=ids, attention_mask=mask).last_hidden_state
+    hidden = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
     last = mask.sum(-1) - 1
     return head(hidden[torch.arange(ids.shape[0], device=ids.device), last])
 
@@ -122,6 +123,9 @@ def shared_prompt_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor],
     peft_config = getattr(inner, "active_peft_config", None)
     if name is None or (peft_config is not None and peft_config.is_prompt_learning):
         return None
+    if torch.is_grad_enabled() and inner.training and any(getattr(m, "gradient_checkpointing", False) is True
+                                                          for m in inner.modules()):
+        return None  # activation checkpointing turns the cache off in training forwards
     sides = [(batch[f"{s}_input_ids"], batch[f"{s}_labels"]) for s in SIDES]
     starts, ends = [], []
     for ids, labels in sides:
@@ -149,6 +153,8 @@ def shared_prompt_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor],
     owner = torch.cat([rows, rows])
     first = torch.log_softmax(out.logits[rows, start - 1].float(), -1)[owner]  # predicts each answer's first token
     cache = output_cache(out)
+    if cache is None or not hasattr(cache, "batch_select_indices"):  # no cache, or a legacy tuple cache
+        return None
     cache.batch_select_indices(owner)
     positions = start[owner][:, None] + torch.arange(cont.shape[1], device=cont.device)[None]
     rest = model(input_ids=cont, attention_mask=torch.cat([prompt_mask[owner], cont_mask], 1),

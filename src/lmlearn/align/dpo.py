@@ -42,7 +42,7 @@ class DPO:
         self.pad_id, self.beta, self.loss_type = pad_id, beta, loss
         self.label_smoothing, self.gamma, self.reference = label_smoothing, simpo_gamma, reference
         self.share_prompt = share_prompt
-        self.shared_forwards = 0  # how many forwards took the shared-prompt path (a test checks it is taken)
+        self.shared_forwards = 0  # training forwards that took the shared-prompt path (a test checks it is taken)
 
     def collate(self, pairs: list, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Chosen and rejected rows, padded on the right; no randomness."""
@@ -53,7 +53,7 @@ class DPO:
         over answer tokens: the shared prompt run once (`shared_prompt_logps`), else both full rows at once."""
         shared = shared_prompt_logps(model, batch, self.pad_id) if self.share_prompt else None
         if shared is not None:
-            self.shared_forwards += 1
+            self.shared_forwards += torch.is_grad_enabled()
             total, count = shared
         else:
             total, count = answer_logps(model, *both_sides(batch, self.pad_id))

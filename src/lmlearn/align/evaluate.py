@@ -1,7 +1,8 @@
 """How far a policy got: sample an answer per held-out prompt (a seeded draw, the same for every policy
 evaluated with the same seed), and measure its reward and its KL to the reference, log pi(y|x) - log ref(y|x)
 summed over the answer's tokens (an unbiased estimate of the sequence-level KL, the x axis of the DPO paper's
-reward-KL frontier)."""
+reward-KL frontier, when the answers are sampled from the policy itself: at top-k or top-p below 1 they come
+from a truncated distribution and the figure is only indicative)."""
 
 from __future__ import annotations
 
@@ -44,5 +45,6 @@ def evaluate_policy(policy: torch.nn.Module, reference: torch.nn.Module | None, 
     n = max(len(records), 1)
     summary = {"score": sum(r["score"] for r in records) / n, "kl": sum(r["kl"] for r in records) / n,
                "answer_tokens": sum(r["answer_tokens"] for r in records) / n, "prompts": len(records)}
-    summary["score_se"] = math.sqrt(sum((r["score"] - summary["score"]) ** 2 for r in records) / n / n)
+    spread = sum((r["score"] - summary["score"]) ** 2 for r in records) / max(len(records) - 1, 1)
+    summary["score_se"] = math.sqrt(spread / n)
     return summary, records

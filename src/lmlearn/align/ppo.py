@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from lmlearn.align.common import adapters_off, unwrap
-from lmlearn.align.rollout import Samples, answer_logits, gather_logps, sample, token_logps
+from lmlearn.align.rollout import Samples, answer_logits, gather_logps, positions, sample, token_logps
 from lmlearn.engine.method import Models, StepOutput
 from lmlearn.errors import LmlearnError
 
@@ -32,8 +32,6 @@ class PPOSettings:
     ppo_epochs: int = 4
     max_new_tokens: int = 32
     temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
     gamma: float = 1.0
     lam: float = 0.95
     clip_range: float = 0.2
@@ -48,16 +46,18 @@ class PPOSettings:
 
 class PolicyWithValue(torch.nn.Module):
     """The policy and its critic as one trainable module (DDP sees one forward): a value head on the
-    policy's last hidden states, or on a separate critic body (`critic`, a causal LM) when given."""
+    policy's last hidden states, or on a separate critic body (`critic`: a causal LM whose transformer body,
+    without its LM head, is kept) when given."""
 
     def __init__(self, policy: torch.nn.Module, critic: torch.nn.Module | None = None):
         super().__init__()
-        self.policy, self.critic = policy, critic
-        body = critic if critic is not None else policy
-        config = getattr(body, "config", None)
+        self.policy = policy
+        # the critic's body only: an LM head it never uses would get no gradient (DDP fails on that)
+        self.critic = getattr(critic, critic.base_model_prefix) if critic is not None else None
+        config = getattr(critic if critic is not None else policy, "config", None)
         width = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
         if width is None:
-            raise LmlearnError(f"cannot find the hidden width of {type(body).__name__} for a value head")
+            raise LmlearnError(f"cannot find the hidden width of {type(policy).__name__} for a value head")
         self.value_head = torch.nn.Linear(width, 1)
         torch.nn.init.zeros_(self.value_head.weight)  # values start at 0: no critic opinion yet
         torch.nn.init.zeros_(self.value_head.bias)
@@ -69,12 +69,17 @@ class PolicyWithValue(torch.nn.Module):
         logits, hidden = answer_logits(self.policy, input_ids, attention_mask, prompt_width, temperature,
                                        with_hidden=shared)
         if not shared:
-            _, hidden = answer_logits(self.critic, input_ids, attention_mask, prompt_width, with_hidden=True)
+            hidden = self.critic(input_ids=input_ids, attention_mask=attention_mask,
+                                 position_ids=positions(attention_mask)).last_hidden_state[:, prompt_width - 1:-1]
         return logits, self.value_head(hidden.float())[..., 0]
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+def masked_var(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return masked_mean((x - masked_mean(x, mask)) ** 2, mask)
 
 
 def whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -144,7 +149,7 @@ class PPO:
         module.eval()
         chosen = self._prompt_indices(r)
         samples = sample(module.policy, [self.prompt_ids[i] for i in chosen], s.max_new_tokens, self.pad_id,
-                         self.stop_ids, generator, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p)
+                         self.stop_ids, generator, temperature=s.temperature)
         logits, values = module(samples.input_ids, samples.attention_mask, samples.prompt_width, s.temperature)
         logp = gather_logps(logits, samples.input_ids, samples.prompt_width)
         ref_logp = self.reference_logps(models, samples)
@@ -160,7 +165,7 @@ class PPO:
         seq_kl = kl.sum(1)
         stats = {"score": scores.mean(), "kl": seq_kl.mean(), "kl_coef": torch.tensor(self.kl_coef),
                  "answer_length": mask.sum(1).mean(), "rollout_entropy": -masked_mean(logp, mask),
-                 "explained_variance": 1 - ((returns - values) * mask).var() / ((returns * mask).var() + 1e-8)}
+                 "explained_variance": 1 - masked_var(returns - values, mask) / (masked_var(returns, mask) + 1e-8)}
         if s.target_kl > 0:  # Ziegler et al.'s proportional controller, the error clipped to +-0.2
             error = max(-0.2, min(0.2, float(seq_kl.mean()) / s.target_kl - 1))
             self.kl_coef *= 1 + error * s.rollout_batch / s.kl_horizon
@@ -202,7 +207,8 @@ class PPO:
         logp = gather_logps(logits, batch["input_ids"], width)
         mask = batch["answer_mask"][:, width:].float()
         advantages, returns = batch["advantages"], batch["returns"]
-        ratio = torch.exp(logp - batch["old_logp"])
+        # padding's log-probabilities are arbitrary: its log-ratio is set to 0, so exp cannot overflow into a NaN
+        ratio = torch.exp(torch.where(mask.bool(), logp - batch["old_logp"], torch.zeros_like(logp)))
         policy_loss = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - s.clip_range, 1 + s.clip_range))
         old_values = batch["old_values"]
         clipped = old_values + (values - old_values).clamp(-s.clip_range_value, s.clip_range_value)
@@ -212,7 +218,7 @@ class PPO:
             entropy = -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1)
             metrics = {"policy_loss": masked_mean(policy_loss, mask), "value_loss": masked_mean(value_loss, mask),
                        "clip_fraction": masked_mean(((ratio - 1).abs() > s.clip_range).float(), mask),
-                       "approx_kl": masked_mean(0.5 * (logp - batch["old_logp"]) ** 2, mask),
+                       "approx_kl": masked_mean(0.5 * torch.log(ratio) ** 2, mask),
                        "ratio": masked_mean(ratio, mask), "entropy": masked_mean(entropy, mask)}
             metrics.update({name[5:]: value.float().mean() for name, value in batch.items()
                             if name.startswith("stat_")})

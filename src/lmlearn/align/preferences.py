@@ -128,10 +128,20 @@ class TokenizedPair:
 
 def _with_answer(prompt: Conversation | str, answer: str, template: str, tokenizer: Any) -> tuple[list[int], list[int]]:
     ids, labels = _prompt_and_answer(prompt, answer, template, tokenizer)
-    cls, sep = getattr(tokenizer, "cls_token_id", None), getattr(tokenizer, "sep_token_id", None)
-    if cls is not None and sep is not None and tokenizer.bos_token_id is None:  # an encoder reads [CLS] ... [SEP]
-        return [cls] + ids + [sep], [IGNORE] + labels + [IGNORE]
+    if getattr(tokenizer, "cls_token_id", None) is not None:  # an encoder: its own frame, e.g. [CLS] ... [SEP]
+        head, tail = special_frame(tokenizer)
+        return head + ids + tail, [IGNORE] * len(head) + labels + [IGNORE] * len(tail)
     return ids, labels
+
+
+def special_frame(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts before and after one sequence ([CLS] and [SEP], <s> and </s>)."""
+    probe = tokenizer("a", add_special_tokens=False)["input_ids"]
+    framed = tokenizer("a")["input_ids"]
+    for start in range(len(framed) - len(probe) + 1):
+        if framed[start:start + len(probe)] == probe:
+            return framed[:start], framed[start + len(probe):]
+    return [], []
 
 
 def _prompt_and_answer(prompt: Conversation | str, answer: str, template: str,
@@ -159,17 +169,17 @@ def last_answer_only(labels: list[int]) -> list[int]:
 
 
 def tokenize_pairs(pairs: list[Pair], template: str, tokenizer: Any, max_length: int) -> tuple[list[TokenizedPair], int]:
-    """Tokenized pairs cut to `max_length` tokens (the prompt's end kept, as the answer follows it);
-    a pair either of whose answers loses every token is dropped. Returns the pairs and the number dropped."""
+    """Tokenized pairs cut to `max_length` tokens: the shared prompt loses its start (the same tokens on both
+    sides, a leading special token kept), then an answer its end; a pair either of whose answers loses every
+    token is dropped. Returns the pairs and the number dropped."""
     out, dropped = [], 0
+    specials = {t for t in (tokenizer.bos_token_id, getattr(tokenizer, "cls_token_id", None)) if t is not None}
     for pair in pairs:
-        sides = []
-        for answer in (pair.chosen, pair.rejected):
-            try:
-                ids, labels = _with_answer(pair.prompt, answer, template, tokenizer)
-            except LmlearnError as e:
-                raise LmlearnError(f"{pair.where}: {e}") from None
-            sides.append(_fit(ids, labels, max_length))
+        try:
+            sides = [_with_answer(pair.prompt, answer, template, tokenizer) for answer in (pair.chosen, pair.rejected)]
+        except LmlearnError as e:
+            raise LmlearnError(f"{pair.where}: {e}") from None
+        sides = [(ids[:max_length], labels[:max_length]) for ids, labels in _fit_pair(sides, max_length, specials)]
         if any(all(t == IGNORE for t in labels) for _, labels in sides):
             dropped += 1
             continue
@@ -179,14 +189,17 @@ def tokenize_pairs(pairs: list[Pair], template: str, tokenizer: Any, max_length:
     return out, dropped
 
 
-def _fit(ids: list[int], labels: list[int], max_length: int) -> tuple[list[int], list[int]]:
-    """Keep at most `max_length` tokens: drop the prompt's start first, then the answer's end."""
-    if len(ids) <= max_length:
-        return ids, labels
-    first = next((i for i, t in enumerate(labels) if t != IGNORE), len(labels))
-    cut = min(len(ids) - max_length, max(first - 1, 0))  # keep one prompt token before the answer
-    ids, labels = ids[cut:], labels[cut:]
-    return ids[:max_length], labels[:max_length]
+def _fit_pair(sides: list[tuple[list[int], list[int]]], max_length: int,
+              specials: set[int]) -> list[tuple[list[int], list[int]]]:
+    """One cut of the shared prompt's start for both sides (so both keep the same prompt tokens, at least one,
+    and a leading bos/[CLS]), as much as the longer side needs to fit."""
+    keep = 1 if sides[0][0] and sides[0][0][0] in specials else 0
+    over = max(len(ids) for ids, _ in sides) - max_length
+    first = min(next((i for i, t in enumerate(labels) if t != IGNORE), len(labels)) for _, labels in sides)
+    cut = max(0, min(over, first - 1 - keep))
+    if not cut:
+        return sides
+    return [(ids[:keep] + ids[keep + cut:], labels[:keep] + labels[keep + cut:]) for ids, labels in sides]
 
 
 def prompt_text(prompt: Conversation | str, template: str, tokenizer: Any) -> str:

@@ -54,13 +54,14 @@ def split_prompts(prompts: list[Any], fraction: float, seed: int) -> tuple[list[
 
 def tokenize_prompts(prompts: list[Any], template: str, tokenizer: Any, max_tokens: int) -> list[list[int]]:
     """Token ids of each prompt as the policy reads it (rendered with the chat template when it is a
-    conversation), keeping its last `max_tokens`."""
+    conversation), keeping its last `max_tokens` (and a leading bos)."""
     from lmlearn.align.preferences import prompt_text
+    from lmlearn.align.rewards import keep_last
 
     out = []
     for prompt in prompts:
         ids = tokenizer(prompt_text(prompt, template, tokenizer), add_special_tokens=False)["input_ids"]
         if not ids:
             ids = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
-        out.append(ids[-max_tokens:])
+        out.append(keep_last(ids, max_tokens, tokenizer))
     return out

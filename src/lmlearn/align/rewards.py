@@ -16,6 +16,14 @@ from lmlearn.align.rollout import Samples
 from lmlearn.errors import LmlearnError
 
 
+def keep_last(ids: list[int], limit: int, tokenizer: Any) -> list[int]:
+    """The last `limit` tokens (the answer matters most), keeping a leading bos/[CLS]."""
+    if len(ids) <= limit:
+        return ids
+    specials = {getattr(tokenizer, "bos_token_id", None), getattr(tokenizer, "cls_token_id", None)} - {None}
+    return ids[:1] + ids[len(ids) - limit + 1:] if ids[0] in specials else ids[-limit:]
+
+
 def answers_of(samples: Samples, tokenizer: Any) -> list[str]:
     """The answers' text, without the stop token or padding."""
     rows = []
@@ -47,13 +55,18 @@ class ModelReward:
     def _ids(self, prompt: Any, answer: str) -> list[int]:
         if self.classifier:  # a classifier reads text as `finetune` gave it: the whole text of a continuation
             text = prompt + answer if isinstance(prompt, str) else answer
-            return self.tokenizer(text, truncation=True, max_length=self._max_length())["input_ids"]
-        ids, _ = _with_answer(prompt, answer, self.template, self.tokenizer)  # as `lmlearn reward` trained it
-        return ids[-self._max_length():]
+            ids = self.tokenizer(text)["input_ids"]
+        else:
+            ids, _ = _with_answer(prompt, answer, self.template, self.tokenizer)  # as `lmlearn reward` trained it
+        return keep_last(ids, self._max_length(), self.tokenizer)
 
     def _max_length(self) -> int:
         config = self.model.config
-        return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512
+        limits = [getattr(config, "max_position_embeddings", None), getattr(config, "n_positions", None),
+                  getattr(self.tokenizer, "model_max_length", None)]
+        # RoBERTa-style models count their padding offset in max_position_embeddings (514 for 512 tokens)
+        return min([n for n in limits if isinstance(n, int) and 0 < n < 10**6] or [512]) - 2
+
 
     @torch.no_grad()
     def score_texts(self, prompts: list[Any], answers: list[str]) -> torch.Tensor:

@@ -52,6 +52,9 @@ def run(cfg: DPOConfig) -> dict[str, Any]:
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     if cfg.disable_dropout:
         disable_dropout(prepared.model)
+    if cfg.loss == "simpo" and cfg.beta < 1:
+        print(f"note: --loss simpo with --beta {cfg.beta}: SimPO's beta scales a mean log-probability per token "
+              "(its paper uses 2 to 2.5 with --simpo-gamma about 0.5 to 1.5)")
     frozen: dict[str, Any] = {}
     reference = "none" if cfg.loss in REFERENCE_FREE else ("adapters-off" if cfg.peft else "model")
     method = DPO(pad_id, beta=cfg.beta, loss=cfg.loss, label_smoothing=cfg.label_smoothing,
@@ -60,7 +63,7 @@ def run(cfg: DPOConfig) -> dict[str, Any]:
     ref_model = copy.deepcopy(prepared.model) if reference == "model" else None
     if cfg.precompute_ref and reference != "none":
         source = ref_model if ref_model is not None else prepared.model
-        with adapters_off(source):
+        with adapters_off(source), accelerator.autocast():  # the precision the training step will run at
             for pairs in (prepared.train, prepared.eval or []):
                 method.precompute(source, pairs, cfg.batch_size, accelerator.device)
         ref_model = None

@@ -37,9 +37,8 @@ class PPOConfig(TrainSettings, PeftSettings):
     rollout_batch: int = option(64, "prompts per rollout (a multiple of --batch-size)", range=">=1")
     ppo_epochs: int = option(4, "passes over each rollout", range=">=1")
     max_new_tokens: int = option(32, "longest answer sampled", range=">=1")
-    temperature: float = option(1.0, "sampling temperature of rollouts (and of the log-probabilities)", range=">0")
-    top_k: int = option(0, "sample from the k most likely tokens (0: no limit)", range=">=0")
-    top_p: float = option(1.0, "nucleus sampling mass", range="(0, 1]")
+    temperature: float = option(1.0, "sampling temperature of rollouts and of the log-probabilities PPO updates (no "
+                                      "top-k or top-p: the policy sampled must be the policy scored)", range=">0")
     gamma: float = option(1.0, "discount", range="[0, 1]")
     lam: float = option(0.95, "GAE lambda", range="[0, 1]")
     clip_range: float = option(0.2, "policy ratio clip epsilon", range=">0")
@@ -120,13 +119,15 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
 
     set_seed(cfg.seed)
     policy = load_model(folder, "causal-lm", tokenizer, seed=cfg.seed)
-    if cfg.disable_dropout:
-        disable_dropout(policy)
     reference = None if cfg.peft else copy.deepcopy(policy).eval()
     critic = copy.deepcopy(policy) if cfg.critic == "separate" else None
     if cfg.peft:
         policy = apply_peft(policy, cfg, family, "causal-lm", tokenizer)
     model = PolicyWithValue(policy, critic)
+    if cfg.disable_dropout:  # after peft, whose adapters bring dropout of their own
+        disable_dropout(model)
+        if reference is not None:
+            disable_dropout(reference)
     reward = make_reward(cfg, tokenizer, template, accelerator.device)
     method = PPO(prompts, train_ids, reward, _settings(cfg), rows=cfg.batch_size * accelerator.num_processes,
                  seed=cfg.seed, pad_id=pad_id, stop_ids=stop_ids,
@@ -137,8 +138,7 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
                    frozen={"reference": reference} if reference is not None else None, accelerator=accelerator)
     trained = result.accelerator.unwrap_model(model).policy
     device = result.accelerator.device
-    evaluation = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k,
-                      top_p=cfg.top_p, seed=cfg.seed, batch_size=cfg.eval_batch_size, pad_id=pad_id, stop_ids=stop_ids)
+    evaluation = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=cfg.seed, batch_size=cfg.eval_batch_size, pad_id=pad_id, stop_ids=stop_ids)
     after, after_rows = evaluate_policy(trained, reference, held, held_ids, reward, tokenizer, **evaluation)
     start_model = reference if reference is not None else trained
     if cfg.peft:

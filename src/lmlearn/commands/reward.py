@@ -24,6 +24,9 @@ class RewardConfig(PreferenceSettings):
 
 
 Config = RewardConfig
+# decoders read at the last real token (a `score` head), encoders at their first ([CLS]); XLNet pools its last
+# position whatever the padding, and BART and T5 their last eos, which right-padded pairs do not give them
+REWARD_FAMILIES = ("gpt2", "llama", "gpt-neox", "bert", "roberta", "albert", "electra", "deberta-v2", "distilbert")
 
 
 def run(cfg: RewardConfig) -> dict[str, Any]:
@@ -34,12 +37,11 @@ def run(cfg: RewardConfig) -> dict[str, Any]:
     from lmlearn.align.reward import RewardModeling
     from lmlearn.align.setup import prepare, save
     from lmlearn.engine.loop import train
-    from lmlearn.models.presets import FAMILIES
     from lmlearn.run import start_run, write_summary
 
     accelerator, out = start_run(cfg)
     overrides = {"num_labels": 1, "id2label": {0: "reward"}, "label2id": {"reward": 0}}
-    prepared = prepare(cfg, accelerator, out, "sequence-classification", FAMILIES, overrides)
+    prepared = prepare(cfg, accelerator, out, "sequence-classification", REWARD_FAMILIES, overrides)
     if cfg.disable_dropout:
         disable_dropout(prepared.model)
     method = RewardModeling(prepared.tokenizer.pad_token_id if prepared.tokenizer.pad_token_id is not None

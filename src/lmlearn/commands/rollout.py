@@ -29,8 +29,9 @@ class RolloutConfig:
     reward: str | None = option(None, "a Python reward function module:function(prompts, answers) -> floats")
     max_new_tokens: int = option(32, "longest answer sampled", range=">=1")
     temperature: float = option(1.0, "sampling temperature", range=">0")
-    top_k: int = option(0, "sample from the k most likely tokens (0: no limit)", range=">=0")
-    top_p: float = option(1.0, "nucleus sampling mass", range="(0, 1]")
+    top_k: int = option(0, "sample from the k most likely tokens (0: no limit; the KL is then only indicative)",
+                        range=">=0")
+    top_p: float = option(1.0, "nucleus sampling mass (below 1 the KL is only indicative)", range="(0, 1]")
     batch_size: int = option(32, "prompts per batch", range=">=1")
     on_bad_rows: Literal["error", "skip"] = option("error", "stop at a malformed row, or skip and count it")
     seed: int = option(0, "seed for sampling")
@@ -71,6 +72,8 @@ def run(cfg: RolloutConfig) -> dict[str, Any]:
         policy, reference = attach_adapter(policy, cfg.adapter), None  # None: the base, adapters off
     if cfg.reference:
         reference = load_model(str(resolve_model_dir(cfg.reference)), "causal-lm", tokenizer).eval()
+    elif not cfg.adapter:
+        print("note: no --reference (and no --adapter): the KL is measured against the policy itself, so it is 0")
     summary, rows = evaluate_policy(
         policy, reference, prompts, tokenize_prompts(prompts, template, tokenizer, cfg.max_prompt_tokens),
         make_reward(cfg, tokenizer, template, "cpu"), tokenizer, max_new_tokens=cfg.max_new_tokens,

@@ -287,8 +287,9 @@ class _Run:
         """This process's rows of global micro-batch g, on the device."""
         generator = _generator(self.settings.seed, g)
         rows = self.settings.batch_size * self.world
-        if self.online:
-            full = self.method.produce(models, g, generator)
+        if self.online:  # under the step's autocast, so e.g. rollout log-probabilities match the update's
+            with self.accelerator.autocast():
+                full = self.method.produce(models, g, generator)
         else:
             full = self.method.collate(take(self.train_data, self.order.indices(g)), generator)
         part = shard(self.method, full, rows, self.rank, self.world)
