@@ -245,7 +245,7 @@ def test_reward_command_ranks_pairs_it_learned_and_saves_an_auto_class_folder(tm
     assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=0.05)
     assert summary["eval_loss"] < summary["initial_eval_loss"]
     predictions = [json.loads(x) for x in (tmp_path / "rm" / "test_predictions.jsonl").read_text().splitlines()]
-    assert len(predictions) == summary["test_pairs"] == 40
+    assert len(predictions) == summary["test_pairs"] == 40 and predictions[0]["id"].endswith("test.jsonl:1")
     assert summary["test_accuracy"] == pytest.approx(sum(p["acc"] for p in predictions) / 40)
     folder = tmp_path / "rm" / "model"
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()

@@ -124,6 +124,7 @@ class TokenizedPair:
     rejected_ids: list[int]
     rejected_labels: list[int]
     margin: float = 0.0
+    where: str = ""  # the source row (file:line)
 
 
 def _with_answer(prompt: Conversation | str, answer: str, template: str, tokenizer: Any) -> tuple[list[int], list[int]]:
@@ -183,7 +184,7 @@ def tokenize_pairs(pairs: list[Pair], template: str, tokenizer: Any, max_length:
         if any(all(t == IGNORE for t in labels) for _, labels in sides):
             dropped += 1
             continue
-        out.append(TokenizedPair(*sides[0], *sides[1], margin=pair.margin))
+        out.append(TokenizedPair(*sides[0], *sides[1], margin=pair.margin, where=pair.where))
     if not out:
         raise LmlearnError(f"no preference pair has answer tokens within --block-size {max_length}; raise it")
     return out, dropped

@@ -91,7 +91,8 @@ def _score_test(cfg: RewardConfig, prepared: Any, method: Any, model: Any, devic
             batch = {k: v.to(device) for k, v in method.collate(pairs[start:start + cfg.batch_size], None).items()}
             chosen, rejected = method.rewards(model, batch)
             for i, (c, r) in enumerate(zip(chosen.tolist(), rejected.tolist())):
-                records.append({"doc_id": start + i, "acc": float(c > r), "reward_chosen": c, "reward_rejected": r})
+                records.append({"id": pairs[start + i].where, "acc": float(c > r), "reward_chosen": c,
+                                "reward_rejected": r})
     return records
 
 
