@@ -3,6 +3,7 @@ causal LM, a scalar score per sequence, and switching dropout off."""
 
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator
 
@@ -49,8 +50,17 @@ def both_sides(batch: dict[str, torch.Tensor], pad_id: int) -> tuple[torch.Tenso
 
 def answer_logps(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
                  labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum of log p(token) over each row's labelled (answer) tokens under a causal LM, and their count."""
-    logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1]
+    """Sum of log p(token) over each row's labelled (answer) tokens under a causal LM, and their count. The
+    LM head runs only from the earliest answer on (`logits_to_keep`): the prompts' logits are never read."""
+    labelled = labels[:, 1:] != IGNORE
+    first = int(labelled.int().argmax(1).min()) if bool(labelled.any()) else 0
+    inner = unwrap(model)
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    keep = {"logits_to_keep": ids.shape[1] - first} if "logits_to_keep" in inspect.signature(base.forward).parameters \
+        else {}
+    logits = model(input_ids=ids, attention_mask=mask, use_cache=False, **keep).logits[:, :-1]
+    if keep:
+        labels = labels[:, first:]
     targets = labels[:, 1:]
     keep = targets != IGNORE
     logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.clamp(min=0)[..., None]).squeeze(-1)
@@ -138,20 +148,25 @@ def shared_prompt_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor],
     if not torch.equal(start, starts[1]) or bool((start < 1).any()):
         return None
     width = int(start.max())
-    rows = torch.arange(start.shape[0], device=start.device)
-    prompt_mask = (torch.arange(width, device=start.device)[None] < start[:, None]).long()
-    prompt = sides[0][0][:, :width] * prompt_mask + pad_id * (1 - prompt_mask)
-    other = sides[1][0][:, :width] * prompt_mask + pad_id * (1 - prompt_mask)
-    if not torch.equal(prompt, other):
+    # prompts left-padded, so each ends at the last column: one logit per row predicts its answer's first token
+    shift = width - start
+    cols = torch.arange(width, device=start.device)[None]
+    prompt_mask = (cols >= shift[:, None]).long()
+    source = (cols - shift[:, None]).clamp(min=0)
+    prompts = [ids.gather(1, source) * prompt_mask + pad_id * (1 - prompt_mask) for ids, _ in sides]
+    if not torch.equal(prompts[0], prompts[1]):
         return None
     answers = [[ids[i, int(start[i]):int(end[i])].tolist() for i in range(ids.shape[0])]
                for (ids, _), end in zip(sides, ends)]
     flat = answers[0] + answers[1]
-    cont = pad_right(flat, pad_id).to(prompt.device)
-    cont_mask = pad_right([[1] * len(a) for a in flat], 0).to(prompt.device)
-    out = model(input_ids=prompt, attention_mask=prompt_mask, use_cache=True)
+    cont = pad_right(flat, pad_id).to(start.device)
+    cont_mask = pad_right([[1] * len(a) for a in flat], 0).to(start.device)
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(base.forward).parameters else {}
+    out = model(input_ids=prompts[0], attention_mask=prompt_mask, position_ids=(prompt_mask.cumsum(1) - 1).clamp(min=0),
+                use_cache=True, **keep)
+    rows = torch.arange(start.shape[0], device=start.device)
     owner = torch.cat([rows, rows])
-    first = torch.log_softmax(out.logits[rows, start - 1].float(), -1)[owner]  # predicts each answer's first token
+    first = torch.log_softmax(out.logits[:, -1].float(), -1)[owner]  # predicts each answer's first token
     cache = output_cache(out)
     if cache is None or not hasattr(cache, "batch_select_indices"):  # no cache, or a legacy tuple cache
         return None
