@@ -13,6 +13,7 @@ steps of `--batch` pairs from fresh copies, AdamW, constant rate, dropout off; t
 TRL is not part of lmlearn's lock; install it beside it without touching .venv:
     .venv/bin/pip install --no-deps --target runs/bench-site trl==1.16.0
     PYTHONPATH=runs/bench-site .venv/bin/python benchmarks/dpo_speed.py [--steps 8] [--batch 8] [--rounds 3]
+    ... benchmarks/dpo_speed.py --max-length 512 --min-prompt 200     # long prompts
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def plain_rows(n: int) -> list[dict]:
         for p in read_pairs(str(HH), on_bad_rows="skip", report=ReadReport()):
             text = "".join(f"\n\n{'Human' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in p.prompt)
             rows.append({"prompt": text + "\n\nAssistant:", "chosen": " " + p.chosen, "rejected": " " + p.rejected})
-        return rows[:n * 4]
+        return rows
     from lmlearn.data.sources import load_source
 
     reviews = [r["text"] for r in load_source("builtin:corpus?genres=review&docs=4000")]
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--min-prompt", type=int, default=0, help="only pairs whose prompt has this many tokens")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
@@ -80,17 +82,23 @@ def main() -> None:
     rows = plain_rows(args.steps * args.batch)
     pairs, _ = tokenize_pairs([Pair("", r["prompt"], r["chosen"], r["rejected"]) for r in rows], "none", tokenizer,
                               10**9)
-    keep = [i for i, p in enumerate(pairs) if max(len(p.chosen_ids), len(p.rejected_ids)) <= args.max_length]
+    def prompt_length(p):
+        return next(i for i, t in enumerate(p.chosen_labels) if t != -100)
+
+    keep = [i for i, p in enumerate(pairs) if max(len(p.chosen_ids), len(p.rejected_ids)) <= args.max_length
+            and prompt_length(p) >= args.min_prompt]
     need = args.steps * args.batch
     if len(keep) < need:
         raise SystemExit(f"only {len(keep)} pairs fit in {args.max_length} tokens; need {need}")
     keep = keep[:need]
     rows, pairs = [rows[i] for i in keep], [pairs[i] for i in keep]
     tokens = sum(len(p.chosen_ids) + len(p.rejected_ids) for p in pairs)
+    prompt_tokens = sum(prompt_length(p) for p in pairs) / len(pairs)
+    answer_tokens = sum(len(p.chosen_ids) + len(p.rejected_ids) - 2 * prompt_length(p) for p in pairs) / len(pairs) / 2
     pad = tokenizer.pad_token_id
     tmp = Path(tempfile.mkdtemp(prefix="dpo-speed-"))
 
-    def lmlearn_arm(share: bool) -> float:
+    def lmlearn_arm(share: str) -> float:
         model, reference = copy.deepcopy(base), copy.deepcopy(base).eval()
         # one epoch: every pair once, shuffled, as in the TRL arm (the engine also writes its final checkpoint)
         settings = TrainSettings(max_steps=args.steps, batch_size=args.batch, lr=1e-4, warmup_steps=0,
@@ -101,7 +109,7 @@ def main() -> None:
         t0 = time.perf_counter()
         train(model, method, pairs, None, settings, out, frozen={"reference": reference})
         elapsed = time.perf_counter() - t0
-        assert not share or method.shared_forwards > 0, "the shared-prompt path was not taken"
+        assert share != "on" or method.shared_forwards > 0, "the shared-prompt path was not taken"
         return elapsed
 
     def trl_arm() -> float:
@@ -116,8 +124,8 @@ def main() -> None:
         trainer.train()
         return time.perf_counter() - t0
 
-    arms = {"lmlearn (shared prompt)": lambda: lmlearn_arm(True), "lmlearn (full rows)": lambda: lmlearn_arm(False),
-            "TRL DPOTrainer": trl_arm}
+    arms = {"lmlearn (auto)": lambda: lmlearn_arm("auto"), "lmlearn (prompt once)": lambda: lmlearn_arm("on"),
+            "lmlearn (full rows)": lambda: lmlearn_arm("off"), "TRL DPOTrainer": trl_arm}
     times: dict[str, list[float]] = {name: [] for name in arms}
     for r in range(args.rounds + 1):  # round 0 warms up
         order = list(arms) if r % 2 else list(reversed(arms))
@@ -125,13 +133,14 @@ def main() -> None:
             elapsed = arms[name]()
             if r:
                 times[name].append(elapsed)
-    print(f"{args.preset}, {need} pairs ({tokens} data tokens, HH: {HH.is_file()}), batch {args.batch}, "
-          f"{args.steps} steps, {args.rounds} rounds, {torch.get_num_threads()} threads")
+    print(f"{args.preset}, {need} pairs ({tokens} data tokens, HH: {HH.is_file()}; prompts {prompt_tokens:.0f} tokens, "
+          f"answers {answer_tokens:.0f}), batch {args.batch}, {args.steps} steps, {args.rounds} rounds, "
+          f"{torch.get_num_threads()} threads")
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, t in medians.items():
         print(f"  {name:<24} {need / t:7.2f} pairs/s  {tokens / t:8.0f} tokens/s")
     trl = medians["TRL DPOTrainer"]
-    for name in ("lmlearn (shared prompt)", "lmlearn (full rows)"):
+    for name in ("lmlearn (auto)", "lmlearn (prompt once)", "lmlearn (full rows)"):
         print(f"  {name} / TRL: {trl / medians[name]:.2f}x")
 
 

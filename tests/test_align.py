@@ -281,6 +281,15 @@ def test_precomputed_reference_equals_the_live_one():
     assert method.reference == "precomputed" and float(stored.loss) == pytest.approx(float(live.loss), abs=1e-5)
 
 
+def test_auto_shares_the_prompt_only_when_prompts_outweigh_answers():
+    long_prompts = collate_pairs([TokenizedPair([5] * 20 + [6, 7], [-100] * 20 + [6, 7], [5] * 20 + [8],
+                                                [-100] * 20 + [8])], 0)
+    short_prompts = collate_pairs([TokenizedPair([5, 6, 7, 8], [-100, 6, 7, 8], [5, 9, 9], [-100, 9, 9])], 0)
+    method = DPO(0)
+    assert method._share(long_prompts) and not method._share(short_prompts)
+    assert DPO(0, share_prompt="on")._share(short_prompts) and not DPO(0, share_prompt="off")._share(long_prompts)
+
+
 def test_simpo_needs_no_reference_and_uses_mean_log_probabilities():
     from lmlearn.align.common import answer_logps, both_sides
 
@@ -309,7 +318,7 @@ def test_dpo_command_learns_the_preference_and_starts_at_ln2(tmp_path):
 
     from lmlearn.commands.dpo import run
 
-    summary = run(_dpo_settings(tmp_path))
+    summary = run(_dpo_settings(tmp_path, share_prompt="on"))
     assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=1e-5)
     assert summary["shared_prompt_forwards"] > 0  # the fast path was taken
     assert summary["eval_reward_accuracy"] > 0.8 and summary["eval_loss"] < 0.6

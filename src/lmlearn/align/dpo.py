@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from lmlearn.align.common import adapters_off, answer_logps, both_sides, collate_pairs, shared_prompt_logps
 from lmlearn.engine.method import Models, StepOutput
 from lmlearn.errors import LmlearnError
+from lmlearn.instruct.templates import IGNORE
 
 LOSSES = ("sigmoid", "ipo", "hinge", "simpo")
 AVERAGED = ("ipo", "simpo")  # losses on the mean log-probability per answer token
@@ -34,7 +35,7 @@ class DPO:
     slot), "adapters-off" (a peft policy's base), "precomputed" (in the batch), "none" (SimPO)."""
 
     def __init__(self, pad_id: int, *, beta: float = 0.1, loss: str = "sigmoid", label_smoothing: float = 0.0,
-                 simpo_gamma: float = 0.5, reference: str = "model", share_prompt: bool = True):
+                 simpo_gamma: float = 0.5, reference: str = "model", share_prompt: str = "auto"):
         if loss not in LOSSES:
             raise LmlearnError(f"--loss {loss}: one of {', '.join(LOSSES)}")
         if loss in REFERENCE_FREE:
@@ -51,7 +52,7 @@ class DPO:
     def logps(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(chosen, rejected) answer log-probabilities under `model`, summed or, for ipo and simpo, averaged
         over answer tokens: the shared prompt run once (`shared_prompt_logps`), else both full rows at once."""
-        shared = shared_prompt_logps(model, batch, self.pad_id) if self.share_prompt else None
+        shared = shared_prompt_logps(model, batch, self.pad_id) if self._share(batch) else None
         if shared is not None:
             self.shared_forwards += torch.is_grad_enabled()
             total, count = shared
@@ -60,6 +61,17 @@ class DPO:
         if self.loss_type in AVERAGED:
             total = total / count.clamp(min=1)
         return total.chunk(2)
+
+    def _share(self, batch: dict[str, torch.Tensor]) -> bool:
+        """Whether to run the prompt once: "on", "off", or "auto": when the batch's prompt tokens outnumber its
+        answers' (both sides). Measured on 2 CPU cores (docs/benchmarks.md): with prompts of 82 tokens and
+        answers of 52 the two extra forwards cost more than they save (0.93x); with prompts of 270 and
+        answers of 66, running the prompt once is 1.6-2x faster."""
+        if self.share_prompt in ("on", "off"):
+            return self.share_prompt == "on"
+        prompt = (batch["chosen_labels"] != IGNORE).int().argmax(1).sum()
+        answers = sum((batch[f"{side}_labels"] != IGNORE).sum() for side in ("chosen", "rejected"))
+        return bool(prompt > answers)
 
     def reference_logps(self, models: Models, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The reference's (chosen, rejected) log-probabilities, without gradients."""
