@@ -16,7 +16,7 @@ from lmlearn.align.dpo import DPO
 from lmlearn.align.ppo import PPO, PolicyWithValue, PPOSettings, gae, kl_per_token
 from lmlearn.align.preferences import TokenizedPair, read_pairs
 from lmlearn.align.reward import RewardModeling
-from lmlearn.align.rollout import sample, token_logps
+from lmlearn.align.rollout import sample
 from lmlearn.engine.method import Models
 from lmlearn.engine.settings import TrainSettings
 from lmlearn.errors import LmlearnError

@@ -5,7 +5,7 @@ before answering."""
 
 from __future__ import annotations
 
-import random
+from dataclasses import dataclass
 from typing import Any
 
 from lmlearn.data.sources import BadRows, ReadReport
@@ -44,14 +44,6 @@ def read_prompts(spec: str, column: str = "auto", on_bad_rows: BadRows = "error"
     return prompts
 
 
-def split_prompts(prompts: list[Any], fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
-    """A seeded held-out share of the prompts, for the final evaluation."""
-    held = max(1, round(len(prompts) * fraction)) if fraction > 0 else 0
-    order = list(range(len(prompts)))
-    random.Random(seed).shuffle(order)
-    return [prompts[i] for i in sorted(order[held:])], [prompts[i] for i in sorted(order[:held])]
-
-
 def tokenize_prompts(prompts: list[Any], template: str, tokenizer: Any, max_tokens: int) -> list[list[int]]:
     """Token ids of each prompt as the policy reads it (rendered with the chat template when it is a
     conversation), keeping its last `max_tokens` (and a leading bos)."""
@@ -65,3 +57,41 @@ def tokenize_prompts(prompts: list[Any], template: str, tokenizer: Any, max_toke
             ids = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
         out.append(keep_last(ids, max_tokens, tokenizer))
     return out
+
+
+@dataclass
+class PolicyPrompts:
+    """Prompts as a policy reads them, with what sampling needs to know about its tokenizer."""
+
+    tokenizer: Any
+    template: str  # "none" for plain-text prompts
+    prompts: list[Any]
+    ids: list[list[int]]
+    pad_id: int
+    stop_ids: list[int]
+
+
+def policy_prompts(tokenizer: Any, prompts: list[Any], template: str, max_tokens: int) -> PolicyPrompts:
+    """Tokenize `prompts` for the policy whose tokenizer this is: its chat template for conversations (plain
+    text is continued as it is), and stop at eos or the template's end-of-turn token."""
+    from lmlearn.instruct.templates import end_of_turn, resolve_template
+
+    chat = not isinstance(prompts[0], str)
+    template = resolve_template(template, tokenizer) if chat else "none"
+    eot = end_of_turn(template, tokenizer) if chat else None
+    stop_ids = [t for t in (tokenizer.eos_token_id, eot and tokenizer.convert_tokens_to_ids(eot)) if t is not None]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return PolicyPrompts(tokenizer, template, prompts, tokenize_prompts(prompts, template, tokenizer, max_tokens),
+                         pad_id, stop_ids)
+
+
+def policy_tokenizer(model: str) -> tuple[str, Any]:
+    """The model folder `model` names (or the run folder's model/) and its tokenizer."""
+    from lmlearn.models.factory import load_tokenizer
+    from lmlearn.run import resolve_model_dir
+
+    folder = str(resolve_model_dir(model))
+    tokenizer = load_tokenizer(folder)
+    if tokenizer is None:
+        raise LmlearnError(f"--model {model} holds no tokenizer")
+    return folder, tokenizer

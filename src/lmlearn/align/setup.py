@@ -3,7 +3,6 @@ tokenizer and chat template, build the model (and its adapter), tokenize, and sa
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +48,7 @@ class Prepared:
 def split_pairs(cfg: PreferenceSettings, report: Any) -> tuple[list, list | None]:
     """Training and held-out pairs: --eval-data, or a seeded --eval-fraction of --data."""
     from lmlearn.align.preferences import read_pairs
+    from lmlearn.data.sources import hold_out
 
     if not cfg.data:
         raise LmlearnError("--data is required: preference pairs (prompt/chosen/rejected or chosen/rejected rows)")
@@ -57,13 +57,7 @@ def split_pairs(cfg: PreferenceSettings, report: Any) -> tuple[list, list | None
         return pairs, read_pairs(cfg.eval_data, cfg.layout, cfg.on_bad_rows, report)
     if cfg.eval_fraction <= 0:
         return pairs, None
-    held = max(1, round(len(pairs) * cfg.eval_fraction))
-    if held >= len(pairs):
-        raise LmlearnError(f"{cfg.data}: {len(pairs)} pairs leave none to train on after holding out "
-                           f"--eval-fraction {cfg.eval_fraction}; lower it or pass --eval-data")
-    order = list(range(len(pairs)))
-    random.Random(cfg.seed).shuffle(order)
-    return [pairs[i] for i in sorted(order[held:])], [pairs[i] for i in sorted(order[:held])]
+    return hold_out(pairs, cfg.eval_fraction, cfg.seed, cfg.data)
 
 
 def _texts(pairs: list) -> list[str]:

@@ -3,7 +3,6 @@ conversations, with the loss on assistant tokens only (see docs/instruct.md)."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -81,13 +80,9 @@ def _split(cfg: InstructConfig, report: Any) -> tuple[list, list | None]:
         return rows, read_conversations(cfg.eval_data, cfg.format, cfg.on_bad_rows, report)
     if cfg.eval_fraction <= 0:
         return rows, None
-    held = max(1, round(len(rows) * cfg.eval_fraction))
-    if held >= len(rows):
-        raise LmlearnError(f"{cfg.data}: {len(rows)} rows leave none to train on after holding out "
-                           f"--eval-fraction {cfg.eval_fraction}; lower it or pass --eval-data")
-    order = list(range(len(rows)))
-    random.Random(cfg.seed).shuffle(order)
-    return [rows[i] for i in sorted(order[held:])], [rows[i] for i in sorted(order[:held])]
+    from lmlearn.data.sources import hold_out
+
+    return hold_out(rows, cfg.eval_fraction, cfg.seed, cfg.data)
 
 
 def run(cfg: InstructConfig) -> dict[str, Any]:

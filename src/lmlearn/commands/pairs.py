@@ -5,31 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from lmlearn.align.settings import PromptSettings, RewardSettings, SamplingSettings
 from lmlearn.config import option
 
 
 @dataclass
-class PairsConfig:
+class PairsConfig(PromptSettings, RewardSettings, SamplingSettings):
     """Settings of `lmlearn pairs`."""
 
     model: str = option("runs/instruct", "the policy that answers (a model folder)")
-    data: str | None = option(None, "prompts: rows with a prompt (text or messages), or a text source")
-    prompt_column: str = option("auto", "the prompts' field (auto: prompt, else text)")
-    template: Literal["auto", "model", "chatml", "alpaca", "koalpaca"] = option(
-        "auto", "chat template for conversational prompts (auto: the model's own, else chatml)")
-    max_prompt_tokens: int = option(128, "keep the last this many tokens of each prompt", range=">=1")
-    reward_model: str | None = option(None, "a reward model folder, or a classifier folder with --reward-label")
-    reward_label: str | None = option(None, "with a classifier: the label whose log-odds is the reward")
-    reward: str | None = option(None, "a Python reward function module:function(prompts, answers) -> floats")
-    max_new_tokens: int = option(32, "longest answer sampled", range=">=1")
-    temperature: float = option(1.0, "sampling temperature", range=">0")
     top_k: int = option(0, "sample from the k most likely tokens (0: no limit)", range=">=0")
     top_p: float = option(1.0, "nucleus sampling mass", range="(0, 1]")
     min_gap: float = option(0.0, "drop pairs whose two scores differ by no more than this", range=">=0")
     batch_size: int = option(32, "prompts per batch", range=">=1")
-    on_bad_rows: Literal["error", "skip"] = option("error", "stop at a malformed row, or skip and count it")
     seed: int = option(0, "seed for sampling")
     out: str = option("runs/pairs.jsonl", "the pairs, as prompt/chosen/rejected JSON lines (with both scores)")
 
@@ -41,37 +31,27 @@ def run(cfg: PairsConfig) -> dict[str, Any]:
     """Write the pairs to OUT; return counts and the mean score gap."""
     import torch
 
-    from lmlearn.align.prompts import read_prompts, tokenize_prompts
+    from lmlearn.align.prompts import policy_prompts, policy_tokenizer, read_prompts
     from lmlearn.align.rewards import answers_of, make_reward
     from lmlearn.align.rollout import sample
     from lmlearn.errors import LmlearnError
-    from lmlearn.instruct.templates import end_of_turn, resolve_template
     from lmlearn.io import atomic_write_text
-    from lmlearn.models.factory import load_model, load_tokenizer
-    from lmlearn.run import resolve_model_dir
+    from lmlearn.models.factory import load_model
 
     if not cfg.data:
         raise LmlearnError("--data is required: the prompts to answer")
-    folder = str(resolve_model_dir(cfg.model))
-    tokenizer = load_tokenizer(folder)
-    if tokenizer is None:
-        raise LmlearnError(f"--model {cfg.model} holds no tokenizer")
-    prompts = read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows)
-    chat = not isinstance(prompts[0], str)
-    template = resolve_template(cfg.template, tokenizer) if chat else "none"
-    eot = end_of_turn(template, tokenizer) if chat else None
-    stop_ids = [t for t in (tokenizer.eos_token_id, eot and tokenizer.convert_tokens_to_ids(eot)) if t is not None]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    ids = tokenize_prompts(prompts, template, tokenizer, cfg.max_prompt_tokens)
+    folder, tokenizer = policy_tokenizer(cfg.model)
+    p = policy_prompts(tokenizer, read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows), cfg.template,
+                       cfg.max_prompt_tokens)
     model = load_model(folder, "causal-lm", tokenizer).eval()
-    reward = make_reward(cfg, tokenizer, template, "cpu")
+    reward = make_reward(cfg, tokenizer, p.template, "cpu")
     generator = torch.Generator().manual_seed(cfg.seed)
     lines, gaps, dropped = [], [], 0
-    for start in range(0, len(ids), cfg.batch_size):
-        chunk, texts = ids[start:start + cfg.batch_size], prompts[start:start + cfg.batch_size]
+    for start in range(0, len(p.ids), cfg.batch_size):
+        chunk, texts = p.ids[start:start + cfg.batch_size], p.prompts[start:start + cfg.batch_size]
         answers, scores = [], []
         for _ in range(2):  # two independent answers to every prompt
-            samples = sample(model, chunk, cfg.max_new_tokens, pad_id, stop_ids, generator,
+            samples = sample(model, chunk, cfg.max_new_tokens, p.pad_id, p.stop_ids, generator,
                              temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
             answers.append(answers_of(samples, tokenizer))
             scores.append(reward(texts, samples).tolist())

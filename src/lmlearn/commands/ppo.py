@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from lmlearn import config
 from lmlearn.adapters.settings import PeftSettings
+from lmlearn.align.settings import PromptSettings, RewardSettings, SamplingSettings
 from lmlearn.config import option
 from lmlearn.engine.settings import TrainSettings
 
@@ -17,26 +18,14 @@ CAUSAL_FAMILIES = ("gpt2", "llama", "gpt-neox")
 
 
 @dataclass
-class PPOConfig(TrainSettings, PeftSettings):
+class PPOConfig(TrainSettings, PeftSettings, PromptSettings, RewardSettings, SamplingSettings):
     """Settings of `lmlearn ppo`."""
 
     model: str = option("runs/instruct", "the policy to start from (an SFT model folder); also the reference")
-    data: str | None = option(None, "prompts: rows with a prompt (text, or messages ending with a user turn), or "
-                                    "a text source, a prompt a line")
-    prompt_column: str = option("auto", "the prompts' field (auto: prompt, else text)")
     eval_data: str | None = option(None, "held-out prompts for the final evaluation (default: --eval-fraction)")
-    eval_fraction: float = option(0.1, "share of --data held out for the final evaluation", range="[0, 1)")
-    template: Literal["auto", "model", "chatml", "alpaca", "koalpaca"] = option(
-        "auto", "chat template for conversational prompts (auto: the model's own, else chatml)")
-    max_prompt_tokens: int = option(128, "keep the last this many tokens of each prompt", range=">=1")
-    on_bad_rows: Literal["error", "skip"] = option("error", "stop at a malformed row, or skip and count it")
-    reward_model: str | None = option(None, "a reward model folder (`lmlearn reward`), or a classifier folder "
-                                            "(`lmlearn finetune --task classify`) with --reward-label")
-    reward_label: str | None = option(None, "with a classifier: the label whose log-odds is the reward")
-    reward: str | None = option(None, "a Python reward function module:function(prompts, answers) -> floats")
+    eval_fraction: float = option(0.1, "share of --data held out for the final evaluation", range="(0, 1)")
     rollout_batch: int = option(64, "prompts per rollout (a multiple of --batch-size)", range=">=1")
     ppo_epochs: int = option(4, "passes over each rollout", range=">=1")
-    max_new_tokens: int = option(32, "longest answer sampled", range=">=1")
     temperature: float = option(1.0, "sampling temperature of rollouts and of the log-probabilities PPO updates (no "
                                       "top-k or top-p: the policy sampled must be the policy scored)", range=">0")
     gamma: float = option(1.0, "discount", range="[0, 1]")
@@ -83,39 +72,31 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
     from lmlearn.align.common import disable_dropout
     from lmlearn.align.evaluate import evaluate_policy
     from lmlearn.align.ppo import PPO, PolicyWithValue
-    from lmlearn.align.prompts import read_prompts, split_prompts, tokenize_prompts
+    from lmlearn.align.prompts import policy_prompts, policy_tokenizer, read_prompts
     from lmlearn.align.rewards import make_reward
-    from lmlearn.data.sources import ReadReport
+    from lmlearn.data.sources import ReadReport, hold_out
     from lmlearn.engine.loop import train
     from lmlearn.errors import LmlearnError
-    from lmlearn.instruct.templates import end_of_turn, resolve_template
     from lmlearn.io import atomic_write_text
-    from lmlearn.models.factory import load_model, load_tokenizer
-    from lmlearn.run import check_family, resolve_model_dir, save_model, start_run, write_summary
+    from lmlearn.models.factory import load_model
+    from lmlearn.run import check_family, save_model, start_run, write_summary
 
     if not cfg.data:
         raise LmlearnError("--data is required: the prompts to answer")
-    folder = str(resolve_model_dir(cfg.model))
+    folder, tokenizer = policy_tokenizer(cfg.model)
     family = check_family(folder, CAUSAL_FAMILIES, "PPO")
     if cfg.peft:
         check_peft(cfg.peft, family, "causal-lm")
-    tokenizer = load_tokenizer(folder)
-    if tokenizer is None:
-        raise LmlearnError(f"--model {cfg.model} holds no tokenizer")
     accelerator, out = start_run(cfg)
     report = ReadReport()
     prompts = read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows, report)
     if cfg.eval_data:
         held = read_prompts(cfg.eval_data, cfg.prompt_column, cfg.on_bad_rows, report)
     else:
-        prompts, held = split_prompts(prompts, cfg.eval_fraction, cfg.seed)
-    chat = not isinstance(prompts[0], str)
-    template = resolve_template(cfg.template, tokenizer) if chat else "none"
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    eot = end_of_turn(template, tokenizer) if chat else None
-    stop_ids = [t for t in (tokenizer.eos_token_id, eot and tokenizer.convert_tokens_to_ids(eot)) if t is not None]
-    train_ids = tokenize_prompts(prompts, template, tokenizer, cfg.max_prompt_tokens)
-    held_ids = tokenize_prompts(held, template, tokenizer, cfg.max_prompt_tokens)
+        prompts, held = hold_out(prompts, cfg.eval_fraction, cfg.seed, cfg.data)
+    train_p = policy_prompts(tokenizer, prompts, cfg.template, cfg.max_prompt_tokens)
+    held_p = policy_prompts(tokenizer, held, cfg.template, cfg.max_prompt_tokens)
+    template, pad_id, stop_ids = train_p.template, train_p.pad_id, train_p.stop_ids
 
     set_seed(cfg.seed)
     policy = load_model(folder, "causal-lm", tokenizer, seed=cfg.seed)
@@ -129,7 +110,7 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
         if reference is not None:
             disable_dropout(reference)
     reward = make_reward(cfg, tokenizer, template, accelerator.device)
-    method = PPO(prompts, train_ids, reward, _settings(cfg), rows=cfg.batch_size * accelerator.num_processes,
+    method = PPO(prompts, train_p.ids, reward, _settings(cfg), rows=cfg.batch_size * accelerator.num_processes,
                  seed=cfg.seed, pad_id=pad_id, stop_ids=stop_ids,
                  reference="adapters-off" if cfg.peft else "model")
     if accelerator.is_main_process:
@@ -139,16 +120,16 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
     trained = result.accelerator.unwrap_model(model).policy
     device = result.accelerator.device
     evaluation = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=cfg.seed, batch_size=cfg.eval_batch_size, pad_id=pad_id, stop_ids=stop_ids)
-    after, after_rows = evaluate_policy(trained, reference, held, held_ids, reward, tokenizer, **evaluation)
+    after, after_rows = evaluate_policy(trained, reference, held, held_p.ids, reward, tokenizer, **evaluation)
     start_model = reference if reference is not None else trained
     if cfg.peft:
         from lmlearn.align.common import adapters_off
 
         with adapters_off(trained):
-            before, before_rows = evaluate_policy(trained, trained, held, held_ids, reward, tokenizer, **evaluation)
+            before, before_rows = evaluate_policy(trained, trained, held, held_p.ids, reward, tokenizer, **evaluation)
     else:
-        before, before_rows = evaluate_policy(start_model.to(device), start_model, held, held_ids, reward, tokenizer,
-                                              **evaluation)
+        before, before_rows = evaluate_policy(start_model.to(device), start_model, held, held_p.ids, reward,
+                                              tokenizer, **evaluation)
     summary = {
         "model": cfg.model, "family": family, "template": template, "peft": cfg.peft, "critic": cfg.critic,
         **parameter_summary(trained), "train_prompts": len(prompts), "eval_prompts": len(held),

@@ -375,3 +375,17 @@ def load_source(spec: str, *, required: list[str] | tuple[str, ...] = ("text",),
         ds = _load_hub(spec)
     _require_columns(ds, required, spec)
     return _locate(ds, spec) if locate else ds
+
+
+def hold_out(rows: list, fraction: float, seed: int, what: str) -> tuple[list, list]:
+    """(kept, held out): a seeded `fraction` of `rows` held out, both in their original order; `what` names
+    the data in the error when nothing would be left to train on."""
+    import random
+
+    held = max(1, round(len(rows) * fraction))
+    if held >= len(rows):
+        raise LmlearnError(f"{what}: {len(rows)} rows leave none to train on after holding out {fraction:g} of them; "
+                           "lower --eval-fraction or pass --eval-data")
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    return [rows[i] for i in sorted(order[held:])], [rows[i] for i in sorted(order[:held])]
