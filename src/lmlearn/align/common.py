@@ -54,10 +54,7 @@ def answer_logps(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
     LM head runs only from the earliest answer on (`logits_to_keep`): the prompts' logits are never read."""
     labelled = labels[:, 1:] != IGNORE
     first = int(labelled.int().argmax(1).min()) if bool(labelled.any()) else 0
-    inner = unwrap(model)
-    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
-    keep = {"logits_to_keep": ids.shape[1] - first} if "logits_to_keep" in inspect.signature(base.forward).parameters \
-        else {}
+    keep = {"logits_to_keep": ids.shape[1] - first} if keeps_logits(model) else {}
     logits = model(input_ids=ids, attention_mask=mask, use_cache=False, **keep).logits[:, :-1]
     if keep:
         labels = labels[:, first:]
@@ -84,6 +81,14 @@ def sequence_logits(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tenso
 def sequence_scores(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """One scalar per row from a one-label sequence-classification model (a reward model)."""
     return sequence_logits(model, ids, mask)[:, 0]
+
+
+def keeps_logits(model: torch.nn.Module) -> bool:
+    """Whether the causal LM (under any peft or DDP wrapper) takes `logits_to_keep`, so the LM head can skip
+    positions whose logits are never read."""
+    inner = unwrap(model)
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -161,7 +166,7 @@ def shared_prompt_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor],
     flat = answers[0] + answers[1]
     cont = pad_right(flat, pad_id).to(start.device)
     cont_mask = pad_right([[1] * len(a) for a in flat], 0).to(start.device)
-    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(base.forward).parameters else {}
+    keep = {"logits_to_keep": 1} if keeps_logits(model) else {}
     out = model(input_ids=prompts[0], attention_mask=prompt_mask, position_ids=(prompt_mask.cumsum(1) - 1).clamp(min=0),
                 use_cache=True, **keep)
     rows = torch.arange(start.shape[0], device=start.device)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lmlearn.align.common import unwrap
+from lmlearn.align.common import keeps_logits, unwrap
 from lmlearn.evaluation.lm import cache_argument, output_cache
 
 
@@ -98,10 +98,11 @@ def answer_logits(model: torch.nn.Module, input_ids: torch.Tensor, attention_mas
                   temperature: float = 1.0, with_hidden: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The logits (B, R, V) that predict each answer token under a causal LM, at the sampling temperature, and
     the last hidden states at the same positions (for a value head) when `with_hidden`."""
-    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions(attention_mask),
-                use_cache=False, output_hidden_states=with_hidden)
     start = prompt_width - 1  # the logit at position t predicts token t + 1
-    logits = out.logits[:, start:-1].float()
+    keep = {"logits_to_keep": input_ids.shape[1] - start} if keeps_logits(model) else {}  # the prompt's are unread
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions(attention_mask),
+                use_cache=False, output_hidden_states=with_hidden, **keep)
+    logits = (out.logits if keep else out.logits[:, start:])[:, :-1].float()
     if temperature not in (0, 1):
         logits = logits / temperature
     return logits, out.hidden_states[-1][:, start:-1] if with_hidden else None

@@ -43,8 +43,9 @@ def run(cfg: PairsConfig) -> dict[str, Any]:
     folder, tokenizer = policy_tokenizer(cfg.model)
     p = policy_prompts(tokenizer, read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows), cfg.template,
                        cfg.max_prompt_tokens)
-    model = load_model(folder, "causal-lm", tokenizer).eval()
-    reward = make_reward(cfg, tokenizer, p.template, "cpu")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(folder, "causal-lm", tokenizer).to(device).eval()
+    reward = make_reward(cfg, tokenizer, p.template, device)
     generator = torch.Generator().manual_seed(cfg.seed)
     lines, gaps, dropped = [], [], 0
     for start in range(0, len(p.ids), cfg.batch_size):

@@ -47,18 +47,21 @@ def run(cfg: RolloutConfig) -> dict[str, Any]:
     tokenizer = (load_tokenizer(cfg.adapter) if cfg.adapter else None) or tokenizer
     p = policy_prompts(tokenizer, read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows), cfg.template,
                        cfg.max_prompt_tokens)
-    policy = load_model(folder, "causal-lm", tokenizer).eval()
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    policy = load_model(folder, "causal-lm", tokenizer).to(device).eval()
     reference = policy
     if cfg.adapter:
         from lmlearn.models.adapters import attach_adapter
 
         policy, reference = attach_adapter(policy, cfg.adapter), None  # None: the base, adapters off
     if cfg.reference:
-        reference = load_model(str(resolve_model_dir(cfg.reference)), "causal-lm", tokenizer).eval()
+        reference = load_model(str(resolve_model_dir(cfg.reference)), "causal-lm", tokenizer).to(device).eval()
     elif not cfg.adapter:
         print("note: no --reference (and no --adapter): the KL is measured against the policy itself, so it is 0")
     summary, rows = evaluate_policy(
-        policy, reference, p.prompts, p.ids, make_reward(cfg, tokenizer, p.template, "cpu"), tokenizer,
+        policy, reference, p.prompts, p.ids, make_reward(cfg, tokenizer, p.template, device), tokenizer,
         max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
         seed=cfg.seed, batch_size=cfg.batch_size, pad_id=p.pad_id, stop_ids=p.stop_ids)
     atomic_write_text(cfg.out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
