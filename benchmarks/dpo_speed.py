@@ -109,7 +109,7 @@ def main() -> None:
         t0 = time.perf_counter()
         train(model, method, pairs, None, settings, out, frozen={"reference": reference})
         elapsed = time.perf_counter() - t0
-        assert share != "on" or method.shared_forwards > 0, "the shared-prompt path was not taken"
+        assert share != "always" or method.shared_forwards > 0, "the shared-prompt path was not taken"
         return elapsed
 
     def trl_arm() -> float:
@@ -124,8 +124,8 @@ def main() -> None:
         trainer.train()
         return time.perf_counter() - t0
 
-    arms = {"lmlearn (auto)": lambda: lmlearn_arm("auto"), "lmlearn (prompt once)": lambda: lmlearn_arm("on"),
-            "lmlearn (full rows)": lambda: lmlearn_arm("off"), "TRL DPOTrainer": trl_arm}
+    arms = {"lmlearn (auto)": lambda: lmlearn_arm("auto"), "lmlearn (prompt once)": lambda: lmlearn_arm("always"),
+            "lmlearn (full rows)": lambda: lmlearn_arm("never"), "TRL DPOTrainer": trl_arm}
     times: dict[str, list[float]] = {name: [] for name in arms}
     for r in range(args.rounds + 1):  # round 0 warms up
         order = list(arms) if r % 2 else list(reversed(arms))

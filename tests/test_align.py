@@ -287,7 +287,9 @@ def test_auto_shares_the_prompt_only_when_prompts_outweigh_answers():
     short_prompts = collate_pairs([TokenizedPair([5, 6, 7, 8], [-100, 6, 7, 8], [5, 9, 9], [-100, 9, 9])], 0)
     method = DPO(0)
     assert method._share(long_prompts) and not method._share(short_prompts)
-    assert DPO(0, share_prompt="on")._share(short_prompts) and not DPO(0, share_prompt="off")._share(long_prompts)
+    assert DPO(0, share_prompt="always")._share(short_prompts) and not DPO(0, share_prompt="never")._share(long_prompts)
+    with pytest.raises(LmlearnError, match="--share-prompt True"):
+        DPO(0, share_prompt=True)  # what YAML makes of `on`
 
 
 def test_simpo_needs_no_reference_and_uses_mean_log_probabilities():
@@ -318,7 +320,7 @@ def test_dpo_command_learns_the_preference_and_starts_at_ln2(tmp_path):
 
     from lmlearn.commands.dpo import run
 
-    summary = run(_dpo_settings(tmp_path, share_prompt="on"))
+    summary = run(_dpo_settings(tmp_path, share_prompt="always"))
     assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=1e-5)
     assert summary["shared_prompt_forwards"] > 0  # the fast path was taken
     assert summary["eval_reward_accuracy"] > 0.8 and summary["eval_loss"] < 0.6
@@ -482,6 +484,9 @@ def test_ppo_command_with_lora_keeps_the_base_and_reports_reward_and_kl(tmp_path
     assert all(r["kl"] == pytest.approx(0.0, abs=1e-5) for r in start)
     with pytest.raises(LmlearnError, match="give one reward"):
         run(PPOConfig(model=str(tmp_path / "dpo"), data=prompts, out=str(tmp_path / "none"), progress=False))
+    with pytest.raises(LmlearnError, match="prompt-learning adapter"):
+        run(PPOConfig(model=str(tmp_path / "dpo"), data=prompts, reward="x:y", peft="prompt",
+                      out=str(tmp_path / "prompt"), progress=False))
 
 
 def test_pairs_ranks_two_samples_by_the_reward_and_rollout_measures_kl(tmp_path):

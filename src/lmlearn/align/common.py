@@ -178,8 +178,8 @@ def shared_prompt_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor],
     cache.batch_select_indices(owner)
     positions = start[owner][:, None] + torch.arange(cont.shape[1], device=cont.device)[None]
     limit = getattr(base.config, "max_position_embeddings", None) or getattr(base.config, "n_positions", None)
-    if limit:  # a short answer's padding may run past the last position; it is never read
-        positions = positions.clamp(max=limit - 1)
+    if limit:  # a short answer's padding may run past the last position; it is never read (real tokens keep theirs)
+        positions = torch.where(cont_mask.bool(), positions, positions.clamp(max=limit - 1))
     rest = model(input_ids=cont, attention_mask=torch.cat([prompt_mask[owner], cont_mask], 1),
                  position_ids=positions, use_cache=True, **{name: cache}).logits[:, :-1]
     logp = torch.cat([first[:, None], torch.log_softmax(rest.float(), -1)], 1).gather(-1, cont[..., None]).squeeze(-1)

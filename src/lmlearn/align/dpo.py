@@ -28,6 +28,7 @@ from lmlearn.instruct.templates import IGNORE
 LOSSES = ("sigmoid", "ipo", "hinge", "simpo")
 AVERAGED = ("ipo", "simpo")  # losses on the mean log-probability per answer token
 REFERENCE_FREE = ("simpo",)
+SHARE_PROMPT = ("auto", "always", "never")  # not on/off: YAML reads those as booleans
 
 
 class DPO:
@@ -36,6 +37,8 @@ class DPO:
 
     def __init__(self, pad_id: int, *, beta: float = 0.1, loss: str = "sigmoid", label_smoothing: float = 0.0,
                  simpo_gamma: float = 0.5, reference: str = "model", share_prompt: str = "auto"):
+        if share_prompt not in SHARE_PROMPT:
+            raise LmlearnError(f"--share-prompt {share_prompt}: one of {', '.join(SHARE_PROMPT)}")
         if loss not in LOSSES:
             raise LmlearnError(f"--loss {loss}: one of {', '.join(LOSSES)}")
         if loss in REFERENCE_FREE:
@@ -63,12 +66,12 @@ class DPO:
         return total.chunk(2)
 
     def _share(self, batch: dict[str, torch.Tensor]) -> bool:
-        """Whether to run the prompt once: "on", "off", or "auto": when the batch's prompt tokens outnumber its
+        """Whether to run the prompt once: "always", "never", or "auto": when the batch's prompt tokens outnumber its
         answers' (both sides). Measured on 2 CPU cores (docs/benchmarks.md): with prompts of 82 tokens and
         answers of 52 the two extra forwards cost more than they save (0.93x); with prompts of 270 and
         answers of 66, running the prompt once is 1.6-2x faster."""
-        if self.share_prompt in ("on", "off"):
-            return self.share_prompt == "on"
+        if self.share_prompt != "auto":
+            return self.share_prompt == "always"
         prompt = (batch["chosen_labels"] != IGNORE).int().argmax(1).sum()
         answers = sum((batch[f"{side}_labels"] != IGNORE).sum() for side in ("chosen", "rejected"))
         return bool(prompt > answers)

@@ -95,3 +95,23 @@ def policy_tokenizer(model: str) -> tuple[str, Any]:
     if tokenizer is None:
         raise LmlearnError(f"--model {model} holds no tokenizer")
     return folder, tokenizer
+
+
+PROMPT_LEARNING = ("prefix", "prompt", "ptuning")
+
+
+def refuse_prompt_learning(method_or_adapter: str, what: str) -> None:
+    """Stop on a prompt-learning adapter (a --peft name, or an adapter folder): its virtual tokens sit in front of
+    every row and it drops the position ids that left-padded sampling gives, so rollouts would be misplaced."""
+    import json
+    from pathlib import Path
+
+    method = method_or_adapter
+    config = Path(method_or_adapter) / "adapter_config.json"
+    if config.is_file():
+        method = json.loads(config.read_text(encoding="utf-8")).get("peft_type", "").lower()
+    names = {"prefix_tuning": "prefix", "prompt_tuning": "prompt", "p_tuning": "ptuning"}
+    if names.get(method, method) in PROMPT_LEARNING:
+        raise LmlearnError(f"{what}: a prompt-learning adapter ({method}) puts virtual tokens in front of every row "
+                           "and drops the position ids left-padded sampling needs; use lora, qlora, ia3 or "
+                           "llama-adapter")

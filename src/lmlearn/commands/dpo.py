@@ -25,9 +25,9 @@ class DPOConfig(PreferenceSettings):
     simpo_gamma: float = option(0.5, "simpo: target reward margin", range=">=0")
     precompute_ref: bool = option(False, "compute the reference's log-probabilities once before training and hold "
                                          "no reference model while training")
-    share_prompt: Literal["auto", "on", "off"] = option(
-        "auto", "run each pair's prompt once for both answers (its keys and values cached): on, off, or auto: when "
-                "a batch's prompt tokens outnumber its answers' (where it pays; docs/benchmarks.md)")
+    share_prompt: Literal["auto", "always", "never"] = option(
+        "auto", "run each pair's prompt once for both answers (its keys and values cached): always, never, or auto: "
+                "when a batch's prompt tokens outnumber its answers' (where it pays; docs/benchmarks.md)")
     disable_dropout: bool = option(True, "switch dropout off (policy and reference then agree at the start)")
     out: str = option("runs/dpo", "output folder")
 

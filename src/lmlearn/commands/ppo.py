@@ -72,7 +72,7 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
     from lmlearn.align.common import disable_dropout
     from lmlearn.align.evaluate import evaluate_policy
     from lmlearn.align.ppo import PPO, PolicyWithValue
-    from lmlearn.align.prompts import policy_prompts, policy_tokenizer, read_prompts
+    from lmlearn.align.prompts import policy_prompts, policy_tokenizer, read_prompts, refuse_prompt_learning
     from lmlearn.align.rewards import make_reward
     from lmlearn.data.sources import ReadReport, hold_out
     from lmlearn.engine.loop import train
@@ -87,6 +87,7 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
     family = check_family(folder, CAUSAL_FAMILIES, "PPO")
     if cfg.peft:
         check_peft(cfg.peft, family, "causal-lm")
+        refuse_prompt_learning(cfg.peft, f"lmlearn ppo --peft {cfg.peft}")
     accelerator, out = start_run(cfg)
     report = ReadReport()
     prompts = read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows, report)
@@ -94,6 +95,9 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
         held = read_prompts(cfg.eval_data, cfg.prompt_column, cfg.on_bad_rows, report)
     else:
         prompts, held = hold_out(prompts, cfg.eval_fraction, cfg.seed, cfg.data)
+    if isinstance(prompts[0], str) != isinstance(held[0], str):
+        raise LmlearnError(f"--data and --eval-data must both be plain-text prompts or both conversations "
+                           f"(--data {cfg.data}: {'text' if isinstance(prompts[0], str) else 'messages'})")
     train_p = policy_prompts(tokenizer, prompts, cfg.template, cfg.max_prompt_tokens)
     held_p = policy_prompts(tokenizer, held, cfg.template, cfg.max_prompt_tokens)
     template, pad_id, stop_ids = train_p.template, train_p.pad_id, train_p.stop_ids

@@ -34,7 +34,7 @@ Config = RolloutConfig
 def run(cfg: RolloutConfig) -> dict[str, Any]:
     """Write the samples to OUT; return the mean score and KL."""
     from lmlearn.align.evaluate import evaluate_policy
-    from lmlearn.align.prompts import policy_prompts, policy_tokenizer, read_prompts
+    from lmlearn.align.prompts import policy_prompts, policy_tokenizer, read_prompts, refuse_prompt_learning
     from lmlearn.align.rewards import make_reward
     from lmlearn.errors import LmlearnError
     from lmlearn.io import atomic_write_text
@@ -43,8 +43,8 @@ def run(cfg: RolloutConfig) -> dict[str, Any]:
 
     if not cfg.data:
         raise LmlearnError("--data is required: the prompts to answer")
-    folder, tokenizer = policy_tokenizer(cfg.model)
-    tokenizer = (load_tokenizer(cfg.adapter) if cfg.adapter else None) or tokenizer
+    folder = str(resolve_model_dir(cfg.model))
+    tokenizer = (load_tokenizer(cfg.adapter) if cfg.adapter else None) or policy_tokenizer(cfg.model)[1]
     p = policy_prompts(tokenizer, read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows), cfg.template,
                        cfg.max_prompt_tokens)
     import torch
@@ -54,6 +54,8 @@ def run(cfg: RolloutConfig) -> dict[str, Any]:
     reference = policy
     if cfg.adapter:
         from lmlearn.models.adapters import attach_adapter
+
+        refuse_prompt_learning(cfg.adapter, "lmlearn rollout --adapter")
 
         policy, reference = attach_adapter(policy, cfg.adapter), None  # None: the base, adapters off
     if cfg.reference:
