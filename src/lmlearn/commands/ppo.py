@@ -69,7 +69,7 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
     from transformers import set_seed
 
     from lmlearn.adapters.apply import apply_peft, check_peft, parameter_summary, save_adapter
-    from lmlearn.align.common import disable_dropout
+    from lmlearn.align.common import adapters_off, disable_dropout
     from lmlearn.align.evaluate import evaluate_policy
     from lmlearn.align.ppo import PPO, PolicyWithValue
     from lmlearn.align.prompts import policy_prompts, policy_tokenizer, read_prompts, refuse_prompt_learning
@@ -122,18 +122,13 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
     result = train(model, method, None, None, cfg, out, run_config=config.to_dict(cfg),
                    frozen={"reference": reference} if reference is not None else None, accelerator=accelerator)
     trained = result.accelerator.unwrap_model(model).policy
-    device = result.accelerator.device
-    evaluation = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=cfg.seed, batch_size=cfg.eval_batch_size, pad_id=pad_id, stop_ids=stop_ids)
+    evaluation = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=cfg.seed,
+                      batch_size=cfg.eval_batch_size, pad_id=pad_id, stop_ids=stop_ids)
+    # the same held-out prompts and sampling seed for the trained policy and its starting point (KL 0)
     after, after_rows = evaluate_policy(trained, reference, held, held_p.ids, reward, tokenizer, **evaluation)
-    start_model = reference if reference is not None else trained
-    if cfg.peft:
-        from lmlearn.align.common import adapters_off
-
-        with adapters_off(trained):
-            before, before_rows = evaluate_policy(trained, trained, held, held_p.ids, reward, tokenizer, **evaluation)
-    else:
-        before, before_rows = evaluate_policy(start_model.to(device), start_model, held, held_p.ids, reward,
-                                              tokenizer, **evaluation)
+    with adapters_off(trained):  # without --peft, a no-op: the start is then the frozen reference
+        start = trained if cfg.peft else reference.to(result.accelerator.device)
+        before, before_rows = evaluate_policy(start, start, held, held_p.ids, reward, tokenizer, **evaluation)
     summary = {
         "model": cfg.model, "family": family, "template": template, "peft": cfg.peft, "critic": cfg.critic,
         **parameter_summary(trained), "train_prompts": len(prompts), "eval_prompts": len(held),
