@@ -138,3 +138,57 @@ def test_fsdp_on_cpu():
     pytest.skip("torch's FSDP2 runs over gloo on this CPU (checked by hand: fully_shard on two processes), "
                 "but accelerate 1.16 routes every CPU run to DDP (MULTI_CPU), so accelerate's FSDP plugin "
                 "cannot be exercised without a GPU; see docs/scale-out.md")
+
+
+def _pairs(path, n=64):
+    import random
+
+    words = "red blue green sky sea tree cat dog sun moon".split()
+    g = random.Random(0)
+    rows = []
+    for _ in range(n):
+        said, other = (" ".join(g.choice(words) for _ in range(g.randrange(1, 5))) for _ in range(2))
+        rows.append({"prompt": f"Repeat: {said} ->", "chosen": " " + said, "rejected": " " + other})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["dpo", "reward", "ppo"])
+def test_alignment_on_two_processes_matches_one_process(command, folders, tmp_path):
+    """DPO, the reward model (its score read through DDP's forward) and PPO (each process draws the whole
+    rollout and keeps its rows) on two processes with batch 2 log the losses of one process with batch 4."""
+    import importlib
+
+    data = _pairs(tmp_path / "pairs.jsonl")
+    (tmp_path / "my_reward.py").write_text("def short(prompts, answers):\n    return [-len(a) / 10 for a in answers]\n")
+    flags = {"model": str(folders["gpt2"]), "data": str(data), "max_steps": 4, "lr": 3e-3, "warmup_steps": 0,
+             "log_every": 1, "seed": 0, "progress": False}
+    if command == "ppo":
+        flags.update(reward="my_reward:short", rollout_batch=8, ppo_epochs=2, max_new_tokens=6, eval_fraction=0.25)
+    else:
+        flags.update(block_size=64, eval_fraction=0.25, eval_every=2, eval_batches=2)
+    argv = []
+    for key, value in {**flags, "batch_size": 2, "out": str(tmp_path / "two")}.items():
+        if key == "progress":
+            argv.append("--no-progress")
+        else:
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{tmp_path}"}
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+              str(ROOT / "configs" / "accelerate" / "ddp.yaml"), "--num_processes", "2",
+              "--main_process_port", str(29600 + (os.getpid() + len(command)) % 300), "-m", "lmlearn", command]
+    done = subprocess.run(launch + argv, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    module = importlib.import_module(f"lmlearn.commands.{command}")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module.run(module.Config(**{**flags, "batch_size": 4, "out": str(tmp_path / "one")}))
+    finally:
+        sys.path.remove(str(tmp_path))
+    two, one = _losses(tmp_path / "two"), _losses(tmp_path / "one")
+    assert [r["step"] for r in two] == [1, 2, 3, 4]
+    for a, b in zip(two, one):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-4), (a, b)
+        if "eval_loss" in b:
+            assert a["eval_loss"] == pytest.approx(b["eval_loss"], abs=1e-4)
