@@ -1,5 +1,6 @@
 """What every alignment method shares: padded pair batches, the log-probability of an answer under a
-causal LM, a scalar score per sequence, and switching dropout off."""
+causal LM (two full rows per pair, or each prompt once for both answers), a scalar score per sequence,
+the base under a peft adapter, and switching dropout off."""
 
 from __future__ import annotations
 
