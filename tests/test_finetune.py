@@ -187,3 +187,36 @@ def test_early_stopping_on_accuracy_and_a_subclass_keeps_its_own_loss(tmp_path, 
         loss=torch.tensor(1.0), logits=torch.tensor([[0.0, 1.0]])))
     out_step = task.step(models, {"input_ids": torch.tensor([[1]]), "labels": torch.tensor([1])})
     assert calls and float(out_step.loss) == 2.0 and float(out_step.metrics["accuracy"]) == 1.0
+
+
+def _sts(path, n, seed):
+    """STS-style TSV: two sentences and a 0-5 score, the number of "warm" words in the second sentence (so a run
+    that dropped the second sentence could not learn it)."""
+    import random
+
+    warm, cold = "red sun fire summer desert".split(), "blue sea snow winter rain ice moon".split()
+    g = random.Random(seed)
+    lines = ["sentence1\tsentence2\tscore"]
+    for _ in range(n):
+        shared = g.randrange(0, 6)
+        b = g.sample(warm, shared) + g.sample(cold, 5 - shared)
+        g.shuffle(b)
+        lines.append(f"{' '.join(g.sample(warm + cold, 5))}\t{' '.join(b)}\t{shared:.1f}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_regress_learns_graded_similarity_and_saves_a_regression_head(tmp_path):
+    train, test = _sts(tmp_path / "train.tsv", 400, 0), _sts(tmp_path / "test.tsv", 100, 1)
+    summary = run(_cfg(tmp_path, task="regress", data=train, eval_data=test, text_column="sentence1",
+                       text_pair_column="sentence2", label_column="score", label_scale=5.0, max_steps=150))
+    assert summary["metric"] == "pearson" and summary["pearson"] > 0.5 and summary["spearman"] > 0.5
+    rows = _predictions(tmp_path / "run")
+    assert isinstance(rows[0]["prediction"], float) and 0 <= sum(r["prediction"] for r in rows) / len(rows) <= 5
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model")
+    assert model.config.num_labels == 1 and model.config.problem_type == "regression"
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("sentence1\tsentence2\tscore\na b\tc d\thigh\n", encoding="utf-8")
+    with pytest.raises(LmlearnError, match=r"bad.tsv:2: score value 'high' is not a number"):
+        run(_cfg(tmp_path, task="regress", data=str(bad), eval_data=test, text_column="sentence1",
+                 text_pair_column="sentence2", label_column="score", out=str(tmp_path / "bad")))

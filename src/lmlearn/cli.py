@@ -16,7 +16,7 @@ from lmlearn.errors import LmlearnError
 # (words, module): each module defines `Config` (a dataclass) and `main(cfg) -> int`.
 COMMANDS = [
     (("pretrain",), "lmlearn.commands.pretrain", "pre-train a model with an objective (clm, ...)"),
-    (("finetune",), "lmlearn.commands.finetune", "fine-tune on a task: classify, pair, tag, qa, seq2seq"),
+    (("finetune",), "lmlearn.commands.finetune", "fine-tune on a task: classify, pair, regress, tag, qa, seq2seq"),
     (("instruct",), "lmlearn.commands.instruct", "instruction-tune a model on chats (alpaca, messages, ShareGPT)"),
     (("reward",), "lmlearn.commands.reward", "train a reward model on preference pairs (chosen vs rejected)"),
     (("dpo",), "lmlearn.commands.dpo", "align a causal LM on preference pairs directly (DPO, IPO, hinge, SimPO)"),

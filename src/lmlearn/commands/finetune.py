@@ -1,4 +1,4 @@
-"""`lmlearn finetune`: train a model on a downstream task (classify, pair, tag, qa, seq2seq), by
+"""`lmlearn finetune`: train a model on a downstream task (classify, pair, regress, tag, qa, seq2seq), by
 full fine-tuning, from scratch, on frozen features, or on static word2vec embeddings; then predict
 the test data and score it."""
 
@@ -18,7 +18,7 @@ from lmlearn.engine.settings import TrainSettings
 
 @dataclass
 class _FinetuneBase(TrainSettings, DataSettings, PeftSettings, ModelSettings):
-    task: str = option("classify", "downstream task: classify, pair, tag, qa, seq2seq")
+    task: str = option("classify", "downstream task: classify, pair, regress, tag, qa, seq2seq")
     init: Literal["auto", "pretrained", "random"] = option(
         "auto", "pretrained: start from the model folder's weights; random: the same architecture from "
                 "scratch; auto: pretrained for a folder, random for a preset")

@@ -11,6 +11,7 @@ from lmlearn.registry import lookup
 TASKS = {
     "classify": "lmlearn.tasks.classify:Classify",
     "pair": "lmlearn.tasks.pair:Pair",
+    "regress": "lmlearn.tasks.regress:Regress",
     "tag": "lmlearn.tasks.tag:Tag",
     "qa": "lmlearn.tasks.qa:ExtractiveQA",
     "seq2seq": "lmlearn.tasks.seq2seq:Seq2Seq",

@@ -144,3 +144,14 @@ def bleu_chrf(predictions: Sequence[str], references: Sequence[str]) -> dict[str
         "bleu": float(sacrebleu.corpus_bleu(hyps, refs).score),
         "chrf": float(sacrebleu.corpus_chrf(hyps, refs).score),
     }
+
+
+def regression_scores(predictions: Sequence[float], references: Sequence[float]) -> dict[str, float]:
+    """Pearson and Spearman correlation (scipy) and the mean squared error of numeric predictions."""
+    from scipy.stats import pearsonr, spearmanr
+
+    _check_pairs("regression_scores", predictions, references)
+    mse = sum((p - r) ** 2 for p, r in zip(predictions, references)) / len(references)
+    constant = len(set(predictions)) < 2 or len(set(references)) < 2  # a correlation is undefined then
+    return {"pearson": 0.0 if constant else float(pearsonr(predictions, references)[0]),
+            "spearman": 0.0 if constant else float(spearmanr(predictions, references)[0]), "mse": mse}
