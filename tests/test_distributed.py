@@ -161,11 +161,14 @@ def test_alignment_on_two_processes_matches_one_process(command, folders, tmp_pa
     import importlib
 
     data = _pairs(tmp_path / "pairs.jsonl")
-    (tmp_path / "my_reward.py").write_text("def short(prompts, answers):\n    return [-len(a) / 10 for a in answers]\n")
+    (tmp_path / "two_process_reward.py").write_text("def short(prompts, answers):\n"
+                                                   "    return [-len(a) / 10 for a in answers]\n")
     flags = {"model": str(folders["gpt2"]), "data": str(data), "max_steps": 4, "lr": 3e-3, "warmup_steps": 0,
              "log_every": 1, "seed": 0, "progress": False}
     if command == "ppo":
-        flags.update(reward="my_reward:short", rollout_batch=8, ppo_epochs=2, max_new_tokens=6, eval_fraction=0.25)
+        # a module name of its own: tests/test_align.py imports other reward modules into this process
+        flags.update(reward="two_process_reward:short", rollout_batch=8, ppo_epochs=2, max_new_tokens=6,
+                     eval_fraction=0.25)
     else:
         flags.update(block_size=64, eval_fraction=0.25, eval_every=2, eval_batches=2)
     argv = []
