@@ -341,3 +341,15 @@ def test_word_translations_pair_the_world_lexicon():
         word = word.group(1) or word.group(2)
         assert (word, r["target"]) in pairs if r["direction"] == "en-ko" else (r["target"], word) in pairs, r
         assert r["direction"] == ("en-ko" if r["lang"] == "en" else "ko-en")
+
+
+def test_similarity_scores_count_the_facts_both_texts_state_alike():
+    rows = load_builtin("similarity", {"n": "600", "seed": "3"})
+    assert sorted({r["label"] for r in rows}) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    counts = [sum(r["label"] == s for r in rows) for s in range(6)]
+    assert max(counts) - min(counts) <= 1  # scores dealt evenly
+    for r in rows:
+        a, b = _mentions(r["text"], r["lang"]), _mentions(r["text_pair"], r["lang"])
+        # each fact changed swaps one value for another: two mentions differ per changed fact
+        assert len(a ^ b) == 2 * (5 - int(r["label"])), r
+        assert r["text"] != r["text_pair"]
