@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from lmlearn.instruct.templates import IGNORE
 
 SIDES = ("chosen", "rejected")
+# the decoder-only causal LMs a policy can be: sampled with the KV cache and explicit position ids
+POLICY_FAMILIES = ("gpt2", "llama", "gpt-neox")
 
 
 def pad_right(rows: list[list[int]], value: int) -> torch.Tensor:

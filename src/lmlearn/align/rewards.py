@@ -32,7 +32,19 @@ def answers_of(samples: Samples, tokenizer: Any) -> list[str]:
     return rows
 
 
-class ModelReward:
+class Reward:
+    """A reward: `score_texts(prompts, answers)`, and called on sampled answers, the same on their text."""
+
+    policy_tokenizer: Any
+
+    def score_texts(self, prompts: list[Any], answers: list[str]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, prompts: list[Any], samples: Samples) -> torch.Tensor:
+        return self.score_texts(prompts, answers_of(samples, self.policy_tokenizer))
+
+
+class ModelReward(Reward):
     """Scores from a model folder: a reward model's output, or a classifier's log-odds of `label`."""
 
     def __init__(self, folder: str, label: str | None, policy_tokenizer: Any, template: str, device: Any,
@@ -51,6 +63,7 @@ class ModelReward:
                                "to reward with --reward-label")
         self.label = labels.get(label) if self.classifier else None
         self.policy_tokenizer, self.template, self.device, self.batch_size = policy_tokenizer, template, device, batch_size
+        self.max_length = self._max_length()
 
     def _ids(self, prompt: Any, answer: str) -> list[int]:
         if self.classifier:  # a classifier reads text as `finetune` gave it: the whole text of a continuation
@@ -58,7 +71,7 @@ class ModelReward:
             ids = self.tokenizer(text)["input_ids"]
         else:
             ids, _ = _with_answer(prompt, answer, self.template, self.tokenizer)  # as `lmlearn reward` trained it
-        return keep_last(ids, self._max_length(), self.tokenizer)
+        return keep_last(ids, self.max_length, self.tokenizer)
 
     def _max_length(self) -> int:
         config = self.model.config
@@ -66,7 +79,6 @@ class ModelReward:
                   getattr(self.tokenizer, "model_max_length", None)]
         # RoBERTa-style models count their padding offset in max_position_embeddings (514 for 512 tokens)
         return min([n for n in limits if isinstance(n, int) and 0 < n < 10**6] or [512]) - 2
-
 
     @torch.no_grad()
     def score_texts(self, prompts: list[Any], answers: list[str]) -> torch.Tensor:
@@ -87,11 +99,8 @@ class ModelReward:
                 out.append(logits[:, 0])
         return torch.cat(out).cpu()
 
-    def __call__(self, prompts: list[Any], samples: Samples) -> torch.Tensor:
-        return self.score_texts(prompts, answers_of(samples, self.policy_tokenizer))
 
-
-class FunctionReward:
+class FunctionReward(Reward):
     """A user's Python function `module:function(prompts, answers) -> list[float]`."""
 
     def __init__(self, spec: str, policy_tokenizer: Any, template: str):
@@ -112,11 +121,8 @@ class FunctionReward:
             raise LmlearnError(f"--reward {self.spec} must return one finite number per answer ({len(answers)})")
         return torch.tensor(scores, dtype=torch.float32)
 
-    def __call__(self, prompts: list[Any], samples: Samples) -> torch.Tensor:
-        return self.score_texts(prompts, answers_of(samples, self.policy_tokenizer))
 
-
-def make_reward(cfg: Any, tokenizer: Any, template: str, device: Any) -> Any:
+def make_reward(cfg: Any, tokenizer: Any, template: str, device: Any) -> Reward:
     """The reward `cfg` names: --reward-model FOLDER [--reward-label NAME], or --reward module:function."""
     if bool(cfg.reward_model) == bool(cfg.reward):
         raise LmlearnError("give one reward: --reward-model FOLDER (a reward model or a classifier with "

@@ -38,3 +38,15 @@ class SamplingSettings:
 
     max_new_tokens: int = option(32, "longest answer sampled", range=">=1")
     temperature: float = option(1.0, "sampling temperature", range=">0")
+
+
+@dataclass
+class BatchSamplingSettings(SamplingSettings):
+    """Sampling outside training (`pairs`, `rollout`): truncation allowed, prompts in batches, one seed."""
+
+    top_k: int = option(0, "sample from the k most likely tokens (0: no limit; a KL measured on such answers is "
+                           "then only indicative)", range=">=0")
+    top_p: float = option(1.0, "nucleus sampling mass (below 1 a KL measured on the answers is only indicative)",
+                          range="(0, 1]")
+    batch_size: int = option(32, "prompts per batch", range=">=1")
+    seed: int = option(0, "seed for sampling")

@@ -48,16 +48,12 @@ class Prepared:
 def split_pairs(cfg: PreferenceSettings, report: Any) -> tuple[list, list | None]:
     """Training and held-out pairs: --eval-data, or a seeded --eval-fraction of --data."""
     from lmlearn.align.preferences import read_pairs
-    from lmlearn.data.sources import hold_out
+    from lmlearn.data.sources import with_held_out
 
     if not cfg.data:
         raise LmlearnError("--data is required: preference pairs (prompt/chosen/rejected or chosen/rejected rows)")
-    pairs = read_pairs(cfg.data, cfg.layout, cfg.on_bad_rows, report)
-    if cfg.eval_data:
-        return pairs, read_pairs(cfg.eval_data, cfg.layout, cfg.on_bad_rows, report)
-    if cfg.eval_fraction <= 0:
-        return pairs, None
-    return hold_out(pairs, cfg.eval_fraction, cfg.seed, cfg.data)
+    return with_held_out(lambda spec: read_pairs(spec, cfg.layout, cfg.on_bad_rows, report), cfg.data,
+                         cfg.eval_data, cfg.eval_fraction, cfg.seed)
 
 
 def _texts(pairs: list) -> list[str]:

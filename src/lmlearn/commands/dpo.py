@@ -10,8 +10,6 @@ from lmlearn import config
 from lmlearn.align.setup import PreferenceSettings
 from lmlearn.config import option
 
-CAUSAL_FAMILIES = ("gpt2", "llama", "gpt-neox")
-
 
 @dataclass
 class DPOConfig(PreferenceSettings):
@@ -41,14 +39,14 @@ def run(cfg: DPOConfig) -> dict[str, Any]:
     from lmlearn.adapters.apply import parameter_summary
     import copy
 
-    from lmlearn.align.common import adapters_off, disable_dropout
+    from lmlearn.align.common import POLICY_FAMILIES, adapters_off, disable_dropout
     from lmlearn.align.dpo import REFERENCE_FREE, DPO
     from lmlearn.align.setup import prepare, save
     from lmlearn.engine.loop import train
     from lmlearn.run import start_run, write_summary
 
     accelerator, out = start_run(cfg)
-    prepared = prepare(cfg, accelerator, out, "causal-lm", CAUSAL_FAMILIES)
+    prepared = prepare(cfg, accelerator, out, "causal-lm", POLICY_FAMILIES)
     tok = prepared.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     if cfg.disable_dropout:

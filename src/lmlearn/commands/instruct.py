@@ -73,16 +73,11 @@ def _check(cfg: InstructConfig, family: str, head: str) -> None:
 def _split(cfg: InstructConfig, report: Any) -> tuple[list, list | None]:
     """Training and held-out rows of (file:line, conversations); a held-out fraction is split by source row,
     so the instances of one Self-Instruct task stay together."""
+    from lmlearn.data.sources import with_held_out
     from lmlearn.instruct.formats import read_conversations
 
-    rows = read_conversations(cfg.data, cfg.format, cfg.on_bad_rows, report)
-    if cfg.eval_data:
-        return rows, read_conversations(cfg.eval_data, cfg.format, cfg.on_bad_rows, report)
-    if cfg.eval_fraction <= 0:
-        return rows, None
-    from lmlearn.data.sources import hold_out
-
-    return hold_out(rows, cfg.eval_fraction, cfg.seed, cfg.data)
+    return with_held_out(lambda spec: read_conversations(spec, cfg.format, cfg.on_bad_rows, report), cfg.data,
+                         cfg.eval_data, cfg.eval_fraction, cfg.seed)
 
 
 def run(cfg: InstructConfig) -> dict[str, Any]:

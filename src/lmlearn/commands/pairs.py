@@ -7,20 +7,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lmlearn.align.settings import PromptSettings, RewardSettings, SamplingSettings
+from lmlearn.align.settings import BatchSamplingSettings, PromptSettings, RewardSettings
 from lmlearn.config import option
 
 
 @dataclass
-class PairsConfig(PromptSettings, RewardSettings, SamplingSettings):
+class PairsConfig(PromptSettings, RewardSettings, BatchSamplingSettings):
     """Settings of `lmlearn pairs`."""
 
     model: str = option("runs/instruct", "the policy that answers (a model folder)")
-    top_k: int = option(0, "sample from the k most likely tokens (0: no limit)", range=">=0")
-    top_p: float = option(1.0, "nucleus sampling mass", range="(0, 1]")
     min_gap: float = option(0.0, "drop pairs whose two scores differ by no more than this", range=">=0")
-    batch_size: int = option(32, "prompts per batch", range=">=1")
-    seed: int = option(0, "seed for sampling")
     out: str = option("runs/pairs.jsonl", "the pairs, as prompt/chosen/rejected JSON lines (with both scores)")
 
 

@@ -14,7 +14,6 @@ from lmlearn.align.settings import PromptSettings, RewardSettings, SamplingSetti
 from lmlearn.config import option
 from lmlearn.engine.settings import TrainSettings
 
-CAUSAL_FAMILIES = ("gpt2", "llama", "gpt-neox")
 
 
 @dataclass
@@ -69,12 +68,12 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
     from transformers import set_seed
 
     from lmlearn.adapters.apply import apply_peft, check_peft, parameter_summary, save_adapter
-    from lmlearn.align.common import adapters_off, disable_dropout
+    from lmlearn.align.common import POLICY_FAMILIES, adapters_off, disable_dropout
     from lmlearn.align.evaluate import evaluate_policy
     from lmlearn.align.ppo import PPO, PolicyWithValue
     from lmlearn.align.prompts import policy_prompts, policy_tokenizer, read_prompts, refuse_prompt_learning
     from lmlearn.align.rewards import make_reward
-    from lmlearn.data.sources import ReadReport, hold_out
+    from lmlearn.data.sources import ReadReport, with_held_out
     from lmlearn.engine.loop import train
     from lmlearn.errors import LmlearnError
     from lmlearn.io import atomic_write_text
@@ -84,17 +83,14 @@ def run(cfg: PPOConfig) -> dict[str, Any]:
     if not cfg.data:
         raise LmlearnError("--data is required: the prompts to answer")
     folder, tokenizer = policy_tokenizer(cfg.model)
-    family = check_family(folder, CAUSAL_FAMILIES, "PPO")
+    family = check_family(folder, POLICY_FAMILIES, "PPO")
     if cfg.peft:
         check_peft(cfg.peft, family, "causal-lm")
         refuse_prompt_learning(cfg.peft, f"lmlearn ppo --peft {cfg.peft}")
     accelerator, out = start_run(cfg)
     report = ReadReport()
-    prompts = read_prompts(cfg.data, cfg.prompt_column, cfg.on_bad_rows, report)
-    if cfg.eval_data:
-        held = read_prompts(cfg.eval_data, cfg.prompt_column, cfg.on_bad_rows, report)
-    else:
-        prompts, held = hold_out(prompts, cfg.eval_fraction, cfg.seed, cfg.data)
+    prompts, held = with_held_out(lambda spec: read_prompts(spec, cfg.prompt_column, cfg.on_bad_rows, report),
+                                  cfg.data, cfg.eval_data, cfg.eval_fraction, cfg.seed)
     if isinstance(prompts[0], str) != isinstance(held[0], str):
         raise LmlearnError(f"--data and --eval-data must both be plain-text prompts or both conversations "
                            f"(--data {cfg.data}: {'text' if isinstance(prompts[0], str) else 'messages'})")

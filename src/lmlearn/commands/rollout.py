@@ -8,23 +8,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lmlearn.align.settings import PromptSettings, RewardSettings, SamplingSettings
+from lmlearn.align.settings import BatchSamplingSettings, PromptSettings, RewardSettings
 from lmlearn.config import option
 
 
 @dataclass
-class RolloutConfig(PromptSettings, RewardSettings, SamplingSettings):
+class RolloutConfig(PromptSettings, RewardSettings, BatchSamplingSettings):
     """Settings of `lmlearn rollout`."""
 
     model: str = option("runs/ppo", "the policy (a model folder, or a run folder holding model/)")
     adapter: str | None = option(None, "a PEFT adapter on --model (the reference is then --model without it)")
     reference: str | None = option(None, "the reference the KL is measured against (default: --model, or its base "
                                          "under --adapter)")
-    top_k: int = option(0, "sample from the k most likely tokens (0: no limit; the KL is then only indicative)",
-                        range=">=0")
-    top_p: float = option(1.0, "nucleus sampling mass (below 1 the KL is only indicative)", range="(0, 1]")
-    batch_size: int = option(32, "prompts per batch", range=">=1")
-    seed: int = option(0, "seed for sampling")
     out: str = option("runs/rollout.jsonl", "one JSON line per prompt: doc_id, prompt, answer, score, kl")
 
 

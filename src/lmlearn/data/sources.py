@@ -389,3 +389,15 @@ def hold_out(rows: list, fraction: float, seed: int, what: str) -> tuple[list, l
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
     return [rows[i] for i in sorted(order[held:])], [rows[i] for i in sorted(order[:held])]
+
+
+def with_held_out(read: Any, data: str, eval_data: str | None, fraction: float,
+                  seed: int) -> tuple[list, list | None]:
+    """Training and held-out rows: `read(eval_data)` when it is given, else a seeded `fraction` of `read(data)`
+    (None when the fraction is 0)."""
+    rows = read(data)
+    if eval_data:
+        return rows, read(eval_data)
+    if fraction <= 0:
+        return rows, None
+    return hold_out(rows, fraction, seed, data)
