@@ -10,7 +10,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from transformers import PreTrainedTokenizerFast
 
 from lmlearn.errors import LmlearnError
-from lmlearn.families import FAMILIES
+from lmlearn.families import FAMILIES, SEGMENT_FAMILIES
 
 KINDS: tuple[str, ...] = ("bpe", "wordpiece", "unigram")
 
@@ -57,7 +57,6 @@ _TEMPLATES = {
 }
 # transformers 5 returns token_type_ids only for BERT, ELECTRA and DeBERTa-v2; ALBERT (sentence order
 # prediction) and XLNet (segment recurrence) have segment embeddings too, so they get them as well.
-_SEGMENT_FAMILIES = {"bert", "electra", "deberta-v2", "albert", "xlnet"}
 
 _SPACE = "▁"  # SentencePiece's meta symbol for a space
 _BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
@@ -117,7 +116,7 @@ def train_tokenizer(
         backend.post_processor = processors.TemplateProcessing(
             single=single, pair=pair, special_tokens=[(t, backend.token_to_id(t)) for t in used])
 
-    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if family in _SEGMENT_FAMILIES else [])
+    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if family in SEGMENT_FAMILIES else [])
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         model_max_length=model_max_length,

@@ -6,8 +6,8 @@ import inspect
 from typing import Any
 
 from lmlearn.adapters.base import PEFT_TASK_TYPES, TASK_HEADS, PeftMethod
+from lmlearn.families import DECODERS as _DECODERS, ENCODER_DECODERS
 
-_DECODERS = ("gpt2", "llama", "gpt-neox")
 _ENCODERS = ("bert", "roberta", "electra")
 _PEFT_CHECKED = "0.21.2"  # the newest peft release whose task-head prefix path was read (make upgrade-check)
 
@@ -20,7 +20,7 @@ class PrefixTuning(PeftMethod):
     # do not take, and which the BART and T5 classification heads do not pass on.
     support = {
         "causal-lm": _DECODERS,
-        "seq2seq-lm": ("bart", "t5"),
+        "seq2seq-lm": ENCODER_DECODERS,
         "sequence-classification": _DECODERS + _ENCODERS,
         "token-classification": _DECODERS + _ENCODERS,
         "question-answering": _DECODERS + _ENCODERS,

@@ -9,16 +9,16 @@ import torch
 
 from lmlearn.adapters.base import PEFT_TASK_TYPES, PeftMethod
 from lmlearn.errors import LmlearnError
+from lmlearn.families import DECODERS, ENCODER_DECODERS, FAMILIES
 
 # Where peft's prepended embeddings work. It pads the labels of causal-lm only, so masked-lm and the
 # pre-training heads would misalign (and peft has no masked-LM wrapper, which would skip the prompt);
 # it shifts neither token labels nor answer positions; the BART and T5 classifiers take no embeddings;
 # XLNet's permutation-LM masks cover the real tokens only.
 PROMPT_SUPPORT = {
-    "causal-lm": ("gpt2", "llama", "gpt-neox"),
-    "seq2seq-lm": ("bart", "t5"),
-    "sequence-classification": ("gpt2", "llama", "gpt-neox", "bert", "roberta", "albert", "electra",
-                                "deberta-v2", "xlnet", "distilbert"),
+    "causal-lm": DECODERS,
+    "seq2seq-lm": ENCODER_DECODERS,
+    "sequence-classification": tuple(f for f in FAMILIES if f not in ENCODER_DECODERS),
 }
 PROMPT_WHY_NOT = "peft's virtual tokens shift the labels or inputs of this head, or the model takes no input embeddings"
 

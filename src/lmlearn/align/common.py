@@ -11,11 +11,12 @@ from typing import Any, Iterator
 import torch
 import torch.nn.functional as F
 
+from lmlearn.families import DECODERS
 from lmlearn.instruct.templates import IGNORE
 
 SIDES = ("chosen", "rejected")
 # the decoder-only causal LMs a policy can be: sampled with the KV cache and explicit position ids
-POLICY_FAMILIES = ("gpt2", "llama", "gpt-neox")
+POLICY_FAMILIES = DECODERS
 
 
 def pad_right(rows: list[list[int]], value: int) -> torch.Tensor:

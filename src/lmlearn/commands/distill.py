@@ -102,7 +102,7 @@ def _run_task(cfg: Any, family: str, tokenizer: Any) -> dict[str, Any]:
     if cfg.task not in TASKS:
         raise LmlearnError(f"--task {cfg.task}: distillation takes a {', '.join(TASKS)} teacher")
     if cfg.early_stopping:
-        raise LmlearnError(f"--early-stopping: task distillation evaluates on --eval-data, the test data, during "
+        raise LmlearnError("--early-stopping: task distillation evaluates on --eval-data, the test data, during "
                            "training, so stopping on it would let the test data choose; train for fixed --max-steps")
     if cfg.method != "kd":
         raise LmlearnError(f"--task {cfg.task} distils with --method kd (the teacher's soft targets); "

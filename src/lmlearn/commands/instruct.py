@@ -12,12 +12,12 @@ from lmlearn.adapters.settings import PeftSettings
 from lmlearn.config import option
 from lmlearn.data.settings import DataSettings
 from lmlearn.errors import LmlearnError
+from lmlearn.families import DECODERS, ENCODER_DECODERS
 from lmlearn.models.settings import ModelSettings
 from lmlearn.engine.settings import TrainSettings
 
 # preset families; a model folder of another architecture is trained as a causal LM
-CAUSAL_FAMILIES = ("gpt2", "llama", "gpt-neox")
-SEQ2SEQ_FAMILIES = ("bart", "t5")
+CAUSAL_FAMILIES, SEQ2SEQ_FAMILIES = DECODERS, ENCODER_DECODERS
 # methods that add virtual tokens or a cache in front of each row: a packed row would share them
 UNPACKABLE_PEFT = ("prefix", "prompt", "ptuning", "llama-adapter")
 

@@ -9,6 +9,7 @@ from typing import Any
 from lmlearn import config
 from lmlearn.align.setup import PreferenceSettings
 from lmlearn.config import option
+from lmlearn.families import DECODERS, ENCODERS
 
 
 @dataclass
@@ -26,7 +27,7 @@ class RewardConfig(PreferenceSettings):
 Config = RewardConfig
 # decoders read at the last real token (a `score` head), encoders at their first ([CLS]); XLNet pools its last
 # position whatever the padding, and BART and T5 their last eos, which right-padded pairs do not give them
-REWARD_FAMILIES = ("gpt2", "llama", "gpt-neox", "bert", "roberta", "albert", "electra", "deberta-v2", "distilbert")
+REWARD_FAMILIES = DECODERS + ENCODERS
 
 
 def run(cfg: RewardConfig) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 from lmlearn.flan.rows import Example
-from lmlearn.flan.spec import Template, TaskSpec, placeholders
+from lmlearn.flan.spec import Template, TaskSpec
 
 MODES = ("instruction", "task-name", "none")
 OPTIONS_HEADER = {"en": "OPTIONS:", "ko": "선택지:"}

@@ -16,9 +16,10 @@ import bisect
 import torch
 
 from lmlearn.data.blocks import pad_rows
+from lmlearn.families import DECODERS
 from lmlearn.instruct.templates import IGNORE
 
-PACKING_FAMILIES = ("gpt2", "llama", "gpt-neox")
+PACKING_FAMILIES = DECODERS
 Example = tuple[list[int], list[int]]  # (input_ids, labels)
 
 

@@ -25,6 +25,13 @@ from transformers import (
 )
 
 from lmlearn.errors import LmlearnError
+from lmlearn.families import (
+    DECODERS,
+    ENCODER_DECODERS,
+    ENCODERS,
+    FAMILY_OF_MODEL_TYPE,
+    TOKEN_CLASSIFIERS,
+)
 from lmlearn.models.presets import (
     DESCRIBE_VOCAB,
     FAMILIES,
@@ -53,19 +60,17 @@ HEADS = tuple(HEAD_CLASSES)
 # under causal-lm (AutoModelForCausalLM gives XLNetLMHeadModel); "pretraining" is for the families
 # with a dedicated *ForPreTraining class (BERT NSP, ALBERT SOP, ELECTRA's discriminator).
 FAMILIES_BY_HEAD: dict[str, tuple[str, ...]] = {
-    "causal-lm": ("gpt2", "llama", "gpt-neox", "xlnet"),
-    "masked-lm": ("bert", "roberta", "albert", "electra", "deberta-v2", "distilbert"),
-    "seq2seq-lm": ("bart", "t5"),
+    "causal-lm": (*DECODERS, "xlnet"),
+    "masked-lm": ENCODERS,
+    "seq2seq-lm": ENCODER_DECODERS,
     "pretraining": ("bert", "albert", "electra"),
     "sequence-classification": FAMILIES,
-    "token-classification": tuple(f for f in FAMILIES if f != "bart"),
+    "token-classification": TOKEN_CLASSIFIERS,
     "question-answering": FAMILIES,
     "base": FAMILIES,
 }
 LM_HEADS = ("causal-lm", "masked-lm", "seq2seq-lm")
 
-# config.model_type where it differs from our family name
-_MODEL_TYPE_TO_FAMILY = {"gpt_neox": "gpt-neox"}
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
@@ -83,7 +88,7 @@ def lm_head_of(family: str) -> str:
 
 def family_of(config: PreTrainedConfig) -> str:
     """The preset family of a config; an architecture outside the presets keeps its model_type."""
-    return _MODEL_TYPE_TO_FAMILY.get(config.model_type, config.model_type)
+    return FAMILY_OF_MODEL_TYPE.get(config.model_type, config.model_type)
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:

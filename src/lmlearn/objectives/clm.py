@@ -11,6 +11,7 @@ import datasets
 import torch
 
 from lmlearn.data.blocks import blocks_tensor, pack_blocks
+from lmlearn.families import DECODERS
 from lmlearn.objectives.base import Objective
 
 
@@ -19,7 +20,7 @@ class CausalLM(Objective):
 
     name = "clm"
     head = "causal-lm"
-    families = ("gpt2", "llama", "gpt-neox")
+    families = DECODERS
 
     def prepare(self, ds: datasets.Dataset, *, what: str = "data") -> torch.Tensor:
         """Tokenize and pack `ds` into an (N, block_size) tensor of token ids."""

@@ -18,6 +18,7 @@ import torch
 from lmlearn.config import option
 from lmlearn.data.sources import WHERE, ReadReport
 from lmlearn.errors import LmlearnError
+from lmlearn.families import ENCODER_DECODERS
 from lmlearn.tasks.base import Task, check_text
 from lmlearn.data.blocks import pad_rows
 from lmlearn.tasks.batching import pad_inputs
@@ -81,7 +82,7 @@ class Seq2Seq(Task):
 
     name = "seq2seq"
     head = "seq2seq-lm"
-    families = ("bart", "t5")
+    families = ENCODER_DECODERS
     Options = Seq2SeqOptions
     metric = "rougeL"
     mixture: list[MixtureTask] | None = None

@@ -19,7 +19,7 @@ import torch
 from lmlearn.config import option
 from lmlearn.data.sources import WHERE, BadRows, ReadReport
 from lmlearn.errors import LmlearnError
-from lmlearn.models.presets import FAMILIES
+from lmlearn.families import TOKEN_CLASSIFIERS
 from lmlearn.tasks.base import Task, where
 from lmlearn.data.blocks import pad_rows
 from lmlearn.tasks.batching import pad_inputs
@@ -160,7 +160,7 @@ class Tag(Task):
 
     name = "tag"
     head = "token-classification"
-    families = tuple(f for f in FAMILIES if f != "bart")  # transformers has no BART token classifier
+    families = TOKEN_CLASSIFIERS  # transformers has no BART token classifier
     Options = TagOptions
     metric = "entity_f1"
     labels: LabelSet
