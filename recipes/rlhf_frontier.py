@@ -33,9 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
-    from lmlearn.commands.dpo import DPOConfig, run as dpo
-    from lmlearn.commands.ppo import PPOConfig, run as ppo
-    from lmlearn.commands.rollout import RolloutConfig, run as rollout
+    from lmlearn.workflows.dpo import DPOConfig, run as dpo
+    from lmlearn.workflows.ppo import PPOConfig, run as ppo
+    from lmlearn.workflows.rollout import RolloutConfig, run as rollout
     from lmlearn.evaluation.paired import paired_bootstrap
 
     runs, per_prompt = [], {}

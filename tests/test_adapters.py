@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from lmlearn.cli import main
-from lmlearn.commands.generate import Config as GenerateConfig, generate
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.generate import Config as GenerateConfig, generate
+from lmlearn.workflows.pretrain import PretrainConfig, run
 
 
 @pytest.fixture(scope="module")

@@ -234,7 +234,7 @@ def test_reward_command_ranks_pairs_it_learned_and_saves_an_auto_class_folder(tm
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from lmlearn.align.preferences import read_pairs, tokenize_pairs
-    from lmlearn.commands.reward import RewardConfig, run
+    from lmlearn.workflows.reward import RewardConfig, run
 
     data = write_jsonl(tmp_path / "train.jsonl", repeat_rows(200, 0, chat=True))
     test = write_jsonl(tmp_path / "test.jsonl", repeat_rows(40, 5, chat=True))
@@ -306,7 +306,7 @@ def test_simpo_needs_no_reference_and_uses_mean_log_probabilities():
 
 
 def _dpo_settings(tmp_path, **kw):
-    from lmlearn.commands.dpo import DPOConfig
+    from lmlearn.workflows.dpo import DPOConfig
 
     base = dict(model="llama-tiny", data=write_jsonl(tmp_path / "train.jsonl", repeat_rows(240, 0, chat=False)),
                 eval_data=write_jsonl(tmp_path / "eval.jsonl", repeat_rows(32, 1, chat=False)), vocab_size=300,
@@ -318,7 +318,7 @@ def _dpo_settings(tmp_path, **kw):
 def test_dpo_command_learns_the_preference_and_starts_at_ln2(tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from lmlearn.commands.dpo import run
+    from lmlearn.workflows.dpo import run
 
     summary = run(_dpo_settings(tmp_path, share_prompt="always"))
     assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=1e-5)
@@ -328,7 +328,7 @@ def test_dpo_command_learns_the_preference_and_starts_at_ln2(tmp_path):
 
 
 def test_dpo_with_lora_starts_at_ln2_with_the_base_as_reference(tmp_path):
-    from lmlearn.commands.dpo import run
+    from lmlearn.workflows.dpo import run
 
     summary = run(_dpo_settings(tmp_path, peft="lora", max_steps=10, eval_every=0))
     assert summary["reference"] == "adapters-off" and summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=1e-5)
@@ -460,8 +460,8 @@ def test_ppo_raises_a_programmatic_reward_and_resumes_exactly(tmp_path):
 
 
 def test_ppo_command_with_lora_keeps_the_base_and_reports_reward_and_kl(tmp_path):
-    from lmlearn.commands.dpo import run as dpo
-    from lmlearn.commands.ppo import PPOConfig, run
+    from lmlearn.workflows.dpo import run as dpo
+    from lmlearn.workflows.ppo import PPOConfig, run
 
     dpo(_dpo_settings(tmp_path, max_steps=5, eval_every=0))  # a small policy folder to start from
     prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": r["prompt"]} for r in repeat_rows(40, 2, False)])
@@ -490,9 +490,9 @@ def test_ppo_command_with_lora_keeps_the_base_and_reports_reward_and_kl(tmp_path
 
 
 def test_pairs_ranks_two_samples_by_the_reward_and_rollout_measures_kl(tmp_path):
-    from lmlearn.commands.dpo import run as dpo
-    from lmlearn.commands.pairs import PairsConfig, run as pairs
-    from lmlearn.commands.rollout import RolloutConfig, run as rollout
+    from lmlearn.workflows.dpo import run as dpo
+    from lmlearn.workflows.pairs import PairsConfig, run as pairs
+    from lmlearn.workflows.rollout import RolloutConfig, run as rollout
 
     dpo(_dpo_settings(tmp_path, max_steps=5, eval_every=0))
     prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": r["prompt"]} for r in repeat_rows(24, 3, False)])
@@ -520,7 +520,7 @@ def test_pairs_ranks_two_samples_by_the_reward_and_rollout_measures_kl(tmp_path)
 def test_an_encoder_reward_model_reads_cls_and_learns(tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from lmlearn.commands.reward import RewardConfig, run
+    from lmlearn.workflows.reward import RewardConfig, run
 
     data = write_jsonl(tmp_path / "train.jsonl", repeat_rows(160, 0, chat=False))
     summary = run(RewardConfig(model="bert-tiny", data=data, eval_fraction=0.2, vocab_size=300, block_size=64,

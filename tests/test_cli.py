@@ -5,8 +5,8 @@ import json
 import pytest
 
 from lmlearn.cli import main
-from lmlearn.commands.generate import Config as GenerateConfig, generate
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.generate import Config as GenerateConfig, generate
+from lmlearn.workflows.pretrain import PretrainConfig, run
 
 
 def test_tokenizer_train_saves_an_autotokenizer_folder(tmp_path, capsys):
@@ -51,6 +51,9 @@ def test_generate_cli_prints_the_continuation(trained, capsys):
     assert main(["generate", "--model", str(trained / "model"), "--prompt", "Minjun", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.startswith("Minjun")
     assert main(["generate", "--model", str(trained / "nothing")]) == 2
+    assert f"--model {trained / 'nothing'}: neither a preset" in capsys.readouterr().err
+    (trained / "empty").mkdir()
+    assert main(["generate", "--model", str(trained / "empty")]) == 2
     assert "no config.json" in capsys.readouterr().err
 
 

@@ -72,7 +72,7 @@ def test_cli_misspelled_key_is_one_line(tmp_path, capsys):
 def test_cli_flag_overrides_yaml(tmp_path):
     import argparse
 
-    from lmlearn.commands.pretrain import PretrainConfig
+    from lmlearn.workflows.pretrain import PretrainConfig
 
     parser = argparse.ArgumentParser()
     config.add_arguments(parser, PretrainConfig)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lmlearn import cli
-from lmlearn.commands.pretrain import PretrainConfig, run as pretrain
+from lmlearn.workflows.pretrain import PretrainConfig, run as pretrain
 from lmlearn.evaluation import cot, harness, lm as lm_mod, metrics as M
 from lmlearn.evaluation.task import load_task
 

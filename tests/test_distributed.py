@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.engine.loop import evaluate
 from lmlearn.engine.method import shard
 from lmlearn.engine.settings import TrainSettings
@@ -183,7 +183,7 @@ def test_alignment_on_two_processes_matches_one_process(command, folders, tmp_pa
               "--main_process_port", str(29600 + (os.getpid() + len(command)) % 300), "-m", "lmlearn", command]
     done = subprocess.run(launch + argv, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    module = importlib.import_module(f"lmlearn.commands.{command}")
+    module = importlib.import_module(f"lmlearn.workflows.{command}")
     sys.path.insert(0, str(tmp_path))
     try:
         module.run(module.Config(**{**flags, "batch_size": 4, "out": str(tmp_path / "one")}))

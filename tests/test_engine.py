@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.engine.loop import train
 from lmlearn.engine.method import StepOutput
 from lmlearn.engine.metrics import read_metrics

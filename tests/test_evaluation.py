@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from lmlearn import cli
-from lmlearn.commands import evaluate as evaluate_cmd
-from lmlearn.commands.pretrain import PretrainConfig, run as pretrain
+from lmlearn.workflows import evaluate as evaluate_cmd
+from lmlearn.workflows.pretrain import PretrainConfig, run as pretrain
 from lmlearn.evaluation import harness, lm as lm_mod, metrics as M
 from lmlearn.errors import LmlearnError
 from lmlearn.evaluation.task import load_task

@@ -6,11 +6,11 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from lmlearn.commands.finetune import FinetuneConfig, run
+from lmlearn.workflows.finetune import FinetuneConfig, run
 from lmlearn.data.sources import load_source
 from lmlearn.errors import LmlearnError
 from lmlearn.models.factory import load_model
-from lmlearn.run import save_model
+from lmlearn.models.factory import save_model
 from lmlearn.tasks.metrics import classification_scores
 from lmlearn.tokenization import train_tokenizer
 

@@ -8,11 +8,11 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from lmlearn.commands.finetune import FinetuneConfig, run
+from lmlearn.workflows.finetune import FinetuneConfig, run
 from lmlearn.data.sources import load_source
 from lmlearn.errors import LmlearnError
 from lmlearn.models.factory import load_model
-from lmlearn.run import save_model
+from lmlearn.models.factory import save_model
 from lmlearn.tokenization import train_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -278,7 +278,7 @@ def tiny_model(tmp_path_factory) -> Path:
     """An untrained gpt2-tiny with a small byte-level tokenizer, saved as a folder."""
     from lmlearn.data.builtin import load_builtin
     from lmlearn.models.factory import load_model
-    from lmlearn.run import save_model
+    from lmlearn.models.factory import save_model
     from lmlearn.tokenization import train_tokenizer
 
     texts = [r["text"] for r in load_builtin("corpus", {"docs": "60"})]

@@ -305,7 +305,7 @@ def repeat_rows(n, seed):
 
 
 def settings(tmp_path, **kw):
-    from lmlearn.commands.instruct import InstructConfig
+    from lmlearn.workflows.instruct import InstructConfig
 
     base = dict(model="llama-tiny", data=write_jsonl(tmp_path / "train.jsonl", repeat_rows(160, 0)),
                 eval_data=write_jsonl(tmp_path / "eval.jsonl", repeat_rows(24, 1)), vocab_size=300, block_size=96,
@@ -317,7 +317,7 @@ def settings(tmp_path, **kw):
 def test_instruct_learns_and_saves_a_folder_that_chats_with_plain_transformers(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from lmlearn.commands.instruct import run
+    from lmlearn.workflows.instruct import run
 
     summary = run(settings(tmp_path, packing=True, residual_dropout=0.1))
     assert summary["eval_loss"] < summary["initial_eval_loss"] - 1.0
@@ -339,7 +339,7 @@ def test_t5_trains_unpacked_and_refuses_packing(tmp_path):
     from transformers import AutoModelForSeq2SeqLM
 
     from lmlearn.cli import main
-    from lmlearn.commands.instruct import run
+    from lmlearn.workflows.instruct import run
 
     summary = run(settings(tmp_path, model="t5-tiny", template="alpaca", vocab_size=500, max_steps=20))
     assert summary["train_examples"] == 200  # one (prompt, answer) example per assistant turn
@@ -351,7 +351,7 @@ def test_t5_trains_unpacked_and_refuses_packing(tmp_path):
 
 
 def test_lora_saves_an_adapter_and_its_base(tmp_path):
-    from lmlearn.commands.instruct import run
+    from lmlearn.workflows.instruct import run
 
     summary = run(settings(tmp_path, peft="lora", max_steps=5, packing=True))
     assert summary["trainable_parameters"] < summary["parameters"]

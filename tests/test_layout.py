@@ -50,3 +50,19 @@ def test_no_command_imports_another_command_or_the_tour():
             bad = {t for t in targets
                    if (t.startswith("lmlearn.commands.") and t != name) or t.startswith("lmlearn.tour")}
             assert not bad, (name, bad)
+
+
+def test_commands_are_shims_and_the_tour_calls_workflows():
+    """A command parses flags and prints; the work is a workflow's `run`, which the tour and recipes call too.
+    So no command module defines a training loop or builds a Driver, and the tour imports no command."""
+    graph = _imports()
+    for name, targets in graph.items():
+        if name.startswith("lmlearn.tour"):
+            assert not {t for t in targets if t.startswith("lmlearn.commands")}, (name, targets)
+        if name.startswith("lmlearn.workflows"):
+            assert not {t for t in targets if t.startswith(("lmlearn.commands", "lmlearn.tour"))}, (name, targets)
+    for path in (PACKAGE / "commands").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert "run" not in names, f"{path.name} defines run(); it belongs in lmlearn.workflows"
+        assert "Driver" not in path.read_text(encoding="utf-8"), path.name

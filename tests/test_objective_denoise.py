@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.data.sources import load_source
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.denoise import BartDenoising, poisson_pmf

@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import ElectraConfig
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.electra import Electra, corrupt, generator_config, gumbel_sample
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.data.sources import load_source
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.mass import MASS

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.errors import LmlearnError
 from lmlearn.models.factory import build_model, load_model
 from lmlearn.models.presets import build_config

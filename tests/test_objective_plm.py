@@ -4,7 +4,7 @@ without leaks, the same distribution as Hugging Face's collator, and a run that 
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.plm import PermutationLM, plm_batch
 

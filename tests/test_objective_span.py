@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.span import SpanBERT, span_edges, span_mask
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.t5 import (
     SpanCorruption,

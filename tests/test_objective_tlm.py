@@ -4,7 +4,7 @@ import datasets
 import pytest
 import torch
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.data.sources import load_source
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.tlm import TranslationLM, language_of, parse_pair

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lmlearn.cli import main
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.errors import LmlearnError
 from lmlearn.engine.metrics import read_metrics
 

@@ -44,7 +44,7 @@ def test_a_bad_step_names_file_and_line(tmp_path):
 
 def test_translate_instruct_evaluate_chain_runs_end_to_end(tmp_path):
     from lmlearn.models.factory import load_model
-    from lmlearn.run import save_model
+    from lmlearn.models.factory import save_model
     from lmlearn.tokenization import train_tokenizer
 
     tasks = [{"id": f"t{i}", "name": f"task{i}", "instruction": f"Name a colour number {i}.",

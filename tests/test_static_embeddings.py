@@ -139,7 +139,7 @@ def write_jsonl(path, rows):
 
 
 def settings(out, **kw):
-    from lmlearn.commands.finetune import FinetuneConfig
+    from lmlearn.workflows.finetune import FinetuneConfig
 
     base = dict(task="classify", static_embeddings="word2vec", model="bert-tiny", text_column="review",
                 embedding_dim=16, w2v_min_count=1, w2v_epochs=10, static_hidden=16, max_steps=60,
@@ -150,7 +150,7 @@ def settings(out, **kw):
 
 @pytest.fixture(scope="module")
 def classified(tmp_path_factory):
-    from lmlearn.commands.finetune import run
+    from lmlearn.workflows.finetune import run
 
     d, rng = tmp_path_factory.mktemp("static"), random.Random(0)
     data = write_jsonl(d / "train.jsonl", reviews(rng, 400, POS, NEG))
@@ -213,7 +213,7 @@ def test_the_embedding_stays_frozen_while_the_bilstm_and_head_learn(classified):
 
 def test_pair_reads_both_texts_across_the_separator(tmp_path):
     """'agree' when both reviews have the same polarity: neither text alone says anything about it."""
-    from lmlearn.commands.finetune import run
+    from lmlearn.workflows.finetune import run
 
     def rows(rng, n):
         out = []
@@ -233,7 +233,7 @@ def test_pair_reads_both_texts_across_the_separator(tmp_path):
 def test_resume_reuses_the_saved_vectors(tmp_path, monkeypatch):
     """An interrupted run (its last checkpoint gone) resumed without word2vec ends where the whole
     run ended; the vectors come from OUT/word2vec, here trained on the training texts."""
-    from lmlearn.commands.finetune import run
+    from lmlearn.workflows.finetune import run
 
     rng = random.Random(1)
     data = write_jsonl(tmp_path / "train.jsonl", reviews(rng, 200, POS, NEG))
@@ -296,7 +296,7 @@ def tagged(rng, n):
 
 def test_tagging_on_static_embeddings(tmp_path):
     pytest.importorskip("lmlearn.tasks.tag", reason="the tag task (src/lmlearn/tasks/tag.py) is not written yet")
-    from lmlearn.commands.finetune import run
+    from lmlearn.workflows.finetune import run
 
     rng = random.Random(2)
     data = write_jsonl(tmp_path / "train.jsonl", tagged(rng, 300))

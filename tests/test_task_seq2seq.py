@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from lmlearn.commands.finetune import FinetuneConfig, run
+from lmlearn.workflows.finetune import FinetuneConfig, run
 from lmlearn.data.sources import ReadReport
 from lmlearn.errors import LmlearnError
 from lmlearn.tasks.metrics import bleu_chrf, rouge_scores

@@ -10,7 +10,7 @@ import datasets
 import pytest
 import torch
 
-from lmlearn.commands.finetune import FinetuneConfig, run
+from lmlearn.workflows.finetune import FinetuneConfig, run
 from lmlearn.data.sources import ReadReport
 from lmlearn.errors import LmlearnError
 from lmlearn.tasks.metrics import entity_scores

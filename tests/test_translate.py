@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lmlearn.commands.translate import Config, run
+from lmlearn.workflows.translate import Config, run
 from lmlearn.errors import LmlearnError
 from lmlearn.translate import protect
 from lmlearn.translate.cache import TranslationCache
@@ -314,7 +314,7 @@ def test_local_seq2seq_backend_plumbing(data, tmp_path):
     import torch
 
     from lmlearn.models.factory import load_model
-    from lmlearn.run import save_model
+    from lmlearn.models.factory import save_model
     from lmlearn.tokenization import train_tokenizer
 
     tok = train_tokenizer([r.get("instruction", "") + " Hello there." for r in ROWS] * 10, family="bart",

@@ -87,7 +87,7 @@ def build_peft_model(settings: PeftSettings, family: str, task_type: str, tokeni
 
     from lmlearn.adapters.qlora import load_quantized
     from lmlearn.models.presets import parse_preset
-    from lmlearn.run import save_model
+    from lmlearn.models.factory import save_model
 
     preset = parse_preset(spec) is not None
     if settings.peft == "qlora" and not preset and load_4bit:
@@ -100,13 +100,6 @@ def build_peft_model(settings: PeftSettings, family: str, task_type: str, tokeni
     if preset:
         save_model(model, tokenizer, out / "base")
     return apply_peft(model, settings, family, task_type, tokenizer)
-
-
-def adapter_base(spec: str, out: Path) -> str:
-    """The base model folder an adapter belongs to (recorded in its adapter_config.json)."""
-    from lmlearn.models.presets import parse_preset
-
-    return str((out / "base" if parse_preset(spec) else Path(spec)).resolve())
 
 
 def parameter_counts(model: Any) -> tuple[int, int]:

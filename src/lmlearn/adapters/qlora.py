@@ -109,7 +109,7 @@ def load_quantized(spec: str, head: str, tokenizer: Any = None, seed: int | None
 
     from lmlearn.models.factory import load_model, read_config
     from lmlearn.models.presets import parse_preset
-    from lmlearn.run import model_family
+    from lmlearn.models.spec import model_family
 
     if parse_preset(spec) is not None:
         return quantize(load_model(spec, head, tokenizer, seed), head)

@@ -88,7 +88,7 @@ def policy_prompts(tokenizer: Any, prompts: list[Any], template: str, max_tokens
 def policy_tokenizer(model: str) -> tuple[str, Any]:
     """The model folder `model` names (or the run folder's model/) and its tokenizer."""
     from lmlearn.models.factory import load_tokenizer
-    from lmlearn.run import resolve_model_dir
+    from lmlearn.models.spec import resolve_model_dir
 
     folder = str(resolve_model_dir(model))
     tokenizer = load_tokenizer(folder)

@@ -51,7 +51,7 @@ class ModelReward(Reward):
                  batch_size: int = 32):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from lmlearn.run import resolve_model_dir
+        from lmlearn.models.spec import resolve_model_dir
 
         path = resolve_model_dir(folder)
         self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).to(device).eval()

@@ -1,10 +1,9 @@
-"""What `lmlearn reward` and `lmlearn dpo` do around their method: read and split the pairs, find the
+"""What the reward and DPO workflows do around their method: read and split the pairs, find the
 tokenizer and chat template, build the model (and its adapter), tokenize, and save the result."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from lmlearn.adapters.settings import PeftSettings
@@ -41,7 +40,6 @@ class Prepared:
     template: str  # "none" for plain-text prompts
     train: list
     eval: list | None
-    base: Path  # what an adapter is saved against
     rows: dict[str, int]
 
 
@@ -65,25 +63,15 @@ def _texts(pairs: list) -> list[str]:
     return out
 
 
-def prepare(cfg: PreferenceSettings, accelerator: Any, out: Path, head: str, families: tuple[str, ...],
-            overrides: dict[str, Any] | None = None) -> Prepared:
-    """Pairs, tokenizer, template and model (under --peft, its adapter) for a preference command."""
-    from lmlearn.adapters.apply import apply_peft, check_peft
+def prepare(driver: Any, head: str, overrides: dict[str, Any] | None = None) -> Prepared:
+    """Pairs, tokenizer, template and model (under --peft, its adapter) for a preference workflow."""
     from lmlearn.align.preferences import tokenize_pairs
-    from lmlearn.data.sources import ReadReport
     from lmlearn.instruct.chat_model import build_chat_model, set_stop_tokens
     from lmlearn.instruct.templates import BUILTIN, resolve_template
-    from lmlearn.run import check_family, get_tokenizer, save_model
 
-    family = check_family(cfg.model, families, f"{head} training")
-    if cfg.peft:
-        check_peft(cfg.peft, family, head)
-    report = ReadReport()
-    with accelerator.main_process_first():
-        train_pairs, eval_pairs = split_pairs(cfg, report)
-    if report.skipped:
-        print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
-    tokenizer = get_tokenizer(cfg, out, family, _texts(train_pairs), accelerator)
+    cfg = driver.cfg
+    train_pairs, eval_pairs = driver.read(lambda report: split_pairs(cfg, report))
+    tokenizer = driver.tokenizer(_texts(train_pairs))
     chat = not isinstance(train_pairs[0].prompt, str)
     template = resolve_template(cfg.template, tokenizer) if chat else "none"
     from transformers import set_seed
@@ -99,22 +87,7 @@ def prepare(cfg: PreferenceSettings, accelerator: Any, out: Path, head: str, fam
     train, dropped = tokenize_pairs(train_pairs, template, tokenizer, cfg.block_size)
     held, held_dropped = (None, 0) if eval_pairs is None else tokenize_pairs(eval_pairs, template, tokenizer,
                                                                              cfg.block_size)
-    base = Path(cfg.model)
-    if cfg.peft:
-        if grew:
-            base = save_model(model, tokenizer, out / "base")
-        model = apply_peft(model, cfg, family, head, tokenizer)
+    model = driver.adapt(model, head, tokenizer, grew=grew)
     rows = {"train_pairs": len(train), "eval_pairs": len(held or []), "dropped_pairs": dropped + held_dropped,
-            "skipped_rows": report.skipped}
-    return Prepared(model, tokenizer, family, template, train, held, base, rows)
-
-
-def save(prepared: Prepared, trained: Any, cfg: Any, out: Path) -> None:
-    """The trained model (OUT/model) or adapter (OUT/adapter, against its base)."""
-    from lmlearn.adapters.apply import save_adapter
-    from lmlearn.run import save_model
-
-    if cfg.peft:
-        save_adapter(trained, prepared.tokenizer, out / "adapter", base=prepared.base.resolve())
-    else:
-        save_model(trained, prepared.tokenizer, out / "model")
+            "skipped_rows": driver.report.skipped}
+    return Prepared(model, tokenizer, driver.family, template, train, held, rows)

@@ -1,165 +1,14 @@
-"""`lmlearn instruct`: supervised instruction tuning (SFT) of a causal LM or an encoder-decoder on
-conversations, with the loss on assistant tokens only (see docs/instruct.md)."""
+"""`lmlearn instruct`: supervised instruction tuning (SFT) on conversations, the loss on assistant tokens only
+(the workflow: lmlearn.workflows.instruct; see docs/instruct.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from lmlearn import config
-from lmlearn.adapters.settings import PeftSettings
-from lmlearn.config import option
-from lmlearn.data.settings import DataSettings
-from lmlearn.errors import LmlearnError
-from lmlearn.families import DECODERS, ENCODER_DECODERS
-from lmlearn.models.settings import ModelSettings
-from lmlearn.engine.settings import TrainSettings
+from lmlearn.workflows.instruct import Config, InstructConfig, run
 
-# preset families; a model folder of another architecture is trained as a causal LM
-CAUSAL_FAMILIES, SEQ2SEQ_FAMILIES = DECODERS, ENCODER_DECODERS
-# methods that add virtual tokens or a cache in front of each row: a packed row would share them
-UNPACKABLE_PEFT = ("prefix", "prompt", "ptuning", "llama-adapter")
-
-
-@dataclass
-class InstructConfig(TrainSettings, DataSettings, PeftSettings, ModelSettings):
-    """Settings of `lmlearn instruct`."""
-
-    data: str | None = option(None, "instruction data: file, glob, folder or saved dataset of alpaca, messages, "
-                                    "ShareGPT, Self-Instruct or Anthropic HH rows")
-    format: Literal["auto", "alpaca", "messages", "sharegpt", "self-instruct", "hh"] = option(
-        "auto", "layout of the rows (auto: detected from each source's first row)")
-    template: Literal["auto", "model", "chatml", "alpaca", "koalpaca"] = option(
-        "auto", "chat template: the model's own chat_template (model), chatml, alpaca or koalpaca; "
-                "auto: the model's if it has one, else chatml")
-    packing: bool = option(False, "pack several conversations into each --block-size row (causal LMs only)")
-    token_budget: int = option(
-        0, "train on a seeded sample of the examples whose tokens add up to at most this many (0: all of them); "
-           "compares data sets at one size in tokens", range=">=0")
-    residual_dropout: float = option(
-        0.0, "LIMA's residual dropout: the top layer's rate, rising linearly from 0 at the bottom layer "
-             "(llama, gpt2, gpt-neox; 0 leaves the model's own dropout)", range="[0, 1)")
-    out: str = option("runs/instruct", "output folder")
-
-
-def _check(cfg: InstructConfig, family: str, head: str) -> None:
-    """Refuse impossible combinations before anything is read or loaded."""
-    from lmlearn.instruct.packing import PACKING_FAMILIES
-    from lmlearn.instruct.residual_dropout import RESIDUAL_DROPOUT_FAMILIES
-
-    if not cfg.data:
-        raise LmlearnError("lmlearn instruct needs --data (alpaca, messages, ShareGPT, Self-Instruct or HH rows)")
-    if cfg.token_budget < 0:
-        raise LmlearnError(f"--token-budget must be 0 (no limit) or a number of tokens, not {cfg.token_budget}")
-    if cfg.packing and family in SEQ2SEQ_FAMILIES:
-        raise LmlearnError(f"--packing: a {family} model is an encoder-decoder, which reads each prompt in its "
-                           "own encoder pass; run without --packing")
-    if cfg.packing and family not in PACKING_FAMILIES:
-        raise LmlearnError(f"--packing is verified for {', '.join(PACKING_FAMILIES)} models only (their attention "
-                           f"follows restarting position ids), not {family}; run without --packing")
-    if cfg.packing and cfg.peft in UNPACKABLE_PEFT:
-        raise LmlearnError(f"--packing with --peft {cfg.peft}: its virtual tokens would be shared by all examples "
-                           "of a packed row; run without --packing or use lora, qlora or ia3")
-    if cfg.residual_dropout and family not in RESIDUAL_DROPOUT_FAMILIES:
-        raise LmlearnError(f"--residual-dropout is implemented for {', '.join(RESIDUAL_DROPOUT_FAMILIES)} models, "
-                           f"not {family}")
-    if cfg.peft:
-        from lmlearn.adapters.apply import check_peft
-
-        check_peft(cfg.peft, family, head)
-
-
-def _split(cfg: InstructConfig, report: Any) -> tuple[list, list | None]:
-    """Training and held-out rows of (file:line, conversations); a held-out fraction is split by source row,
-    so the instances of one Self-Instruct task stay together."""
-    from lmlearn.data.sources import with_held_out
-    from lmlearn.instruct.formats import read_conversations
-
-    return with_held_out(lambda spec: read_conversations(spec, cfg.format, cfg.on_bad_rows, report), cfg.data,
-                         cfg.eval_data, cfg.eval_fraction, cfg.seed)
-
-
-def run(cfg: InstructConfig) -> dict[str, Any]:
-    """Instruction-tune, then write OUT/model (with --peft: OUT/adapter), OUT/metrics.jsonl and
-    OUT/summary.json; return the summary."""
-    from lmlearn.models.presets import FAMILIES
-    from lmlearn.run import model_family
-
-    family = model_family(cfg.model)
-    if family in FAMILIES and family not in CAUSAL_FAMILIES + SEQ2SEQ_FAMILIES:
-        raise LmlearnError(f"lmlearn instruct trains causal LMs and encoder-decoders, not a {family} model "
-                           f"({cfg.model}); families it supports: {', '.join(CAUSAL_FAMILIES + SEQ2SEQ_FAMILIES)}")
-    seq2seq = family in SEQ2SEQ_FAMILIES
-    head = "seq2seq-lm" if seq2seq else "causal-lm"
-    _check(cfg, family, head)
-
-    from transformers import set_seed
-
-    from lmlearn.adapters.apply import apply_peft, parameter_summary, save_adapter
-    from lmlearn.data.sources import ReadReport
-    from lmlearn.instruct.chat_model import build_chat_model, set_stop_tokens
-    from lmlearn.instruct.residual_dropout import apply_residual_dropout
-    from lmlearn.instruct.sft import SFT, prepare
-    from lmlearn.instruct.templates import BUILTIN, resolve_template, tokenizer_texts
-    from lmlearn.run import get_tokenizer, save_model, start_run, write_summary
-    from lmlearn.engine.loop import train
-
-    accelerator, out = start_run(cfg)
-    report = ReadReport()
-    with accelerator.main_process_first():  # the main process fills the datasets cache; the others read it
-        train_rows, eval_rows = _split(cfg, report)
-    if report.skipped:
-        print(f"skipped {report.skipped} malformed rows, first: {report.first_problems[0]}")
-    texts = tokenizer_texts((chat for _, chats in train_rows for chat in chats), cfg.template)
-    tokenizer = get_tokenizer(cfg, out, family, texts, accelerator)
-    template = resolve_template(cfg.template, tokenizer)
-    set_seed(cfg.seed)
-    model, grew = build_chat_model(cfg, head, tokenizer, template)
-    if template in BUILTIN:
-        tokenizer.chat_template = BUILTIN[template]  # saved with the model, for apply_chat_template
-    eot = set_stop_tokens(model, tokenizer, template)
-    rates = apply_residual_dropout(model, family, cfg.residual_dropout) if cfg.residual_dropout else None
-    base = Path(cfg.model)
-    if cfg.peft:
-        if grew:  # the adapter belongs to this base: a preset's random weights, or a grown vocabulary
-            base = save_model(model, tokenizer, out / "base")
-        model = apply_peft(model, cfg, family, head, tokenizer)
-
-    train_set = prepare(train_rows, template, tokenizer, cfg.block_size, seq2seq=seq2seq, packed=cfg.packing,
-                        token_budget=cfg.token_budget, seed=cfg.seed)
-    eval_set = None if eval_rows is None else prepare(eval_rows, template, tokenizer, cfg.block_size, seq2seq=seq2seq)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    objective = SFT(pad_id, seq2seq=seq2seq, packed=cfg.packing)
-    if accelerator.is_main_process:
-        config.save(cfg, out / "config.yaml")
-
-    result = train(model, objective, train_set.rows, eval_set and eval_set.rows, cfg, out,
-                   run_config=config.to_dict(cfg), accelerator=accelerator)
-    trained = result.accelerator.unwrap_model(model)
-    if result.accelerator.is_main_process:
-        if cfg.peft:
-            save_adapter(trained, tokenizer, out / "adapter", base=base.resolve())
-        else:
-            save_model(trained, tokenizer, out / "model")
-    summary = {
-        "model": cfg.model, "family": family, "template": template, "end_of_turn": eot, "peft": cfg.peft,
-        "packing": cfg.packing, "residual_dropout_rates": rates,
-        **parameter_summary(trained),
-        "train_rows": len(train_rows), "train_examples": train_set.examples, "train_sequences": len(train_set.rows),
-        "token_budget": cfg.token_budget or None, "train_tokens": train_set.tokens,
-        "assistant_tokens": train_set.assistant_tokens,
-        "truncated_examples": train_set.truncated, "dropped_examples": train_set.dropped,
-        "packing_efficiency": (round(train_set.tokens / (len(train_set.rows) * cfg.block_size), 4)
-                               if cfg.packing else None),
-        "eval_examples": eval_set.examples if eval_set else 0,
-        "steps": result.step, "tokens_seen": result.tokens_seen, "final_train_loss": result.train_loss,
-        "initial_eval_loss": result.initial_eval_loss, "eval_loss": result.eval_loss,
-        "wall_time_sec": round(result.wall_time, 2), "skipped_rows": report.skipped,
-    }
-    if result.accelerator.is_main_process:
-        write_summary(out, summary, "instruct")
-    return summary
+__all__ = ["Config", "InstructConfig", "main", "run"]
 
 
 def print_summary(summary: dict[str, Any], out: str) -> None:
@@ -172,9 +21,6 @@ def print_summary(summary: dict[str, Any], out: str) -> None:
         print(f"  {key:<{width}}  {f'{value:.4g}' if isinstance(value, float) else value}")
     saved = "adapter" if summary["peft"] else "model"
     print(f"{saved} saved to {Path(out) / saved}")
-
-
-Config = InstructConfig
 
 
 def main(cfg: InstructConfig) -> int:

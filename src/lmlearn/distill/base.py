@@ -35,7 +35,7 @@ class Distiller:
 
     def save(self, student: torch.nn.Module, path: str | Path) -> None:
         """The student as a folder its Auto class loads, with the teacher's tokenizer."""
-        from lmlearn.run import save_model
+        from lmlearn.models.factory import save_model
 
         save_model(student, self.tokenizer, path)
 

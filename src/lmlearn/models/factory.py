@@ -25,6 +25,7 @@ from transformers import (
 )
 
 from lmlearn.errors import LmlearnError
+from lmlearn.io import atomic_write_dir
 from lmlearn.families import (
     DECODERS,
     ENCODER_DECODERS,
@@ -208,6 +209,15 @@ def load_tokenizer(spec: str) -> PreTrainedTokenizerFast | None:
     if not path.is_dir() or not any((path / name).is_file() for name in TOKENIZER_FILES):
         return None
     return AutoTokenizer.from_pretrained(path)
+
+
+def save_model(model: Any, tokenizer: Any, path: str | Path) -> Path:
+    """Save model and tokenizer as a folder that `AutoModel*.from_pretrained` loads, atomically."""
+    def fill(tmp: Path) -> None:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+
+    return atomic_write_dir(path, fill)
 
 
 def describe_presets() -> list[dict]:

@@ -29,7 +29,7 @@ class Objective:
 
     def save(self, model: torch.nn.Module, path: str | Path) -> None:
         """Save what users keep (a folder `AutoModel*.from_pretrained` loads), atomically."""
-        from lmlearn.run import save_model
+        from lmlearn.models.factory import save_model
 
         save_model(model, self.tokenizer, path)
 

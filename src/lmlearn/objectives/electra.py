@@ -152,7 +152,7 @@ class Electra(Objective):
 
     def save(self, model: GeneratorDiscriminator, path: str | Path) -> None:
         """Keep only the discriminator (an ElectraForPreTraining folder), as ELECTRA does."""
-        from lmlearn.run import save_model
+        from lmlearn.models.factory import save_model
 
         save_model(model.discriminator, self.tokenizer, path)
 

@@ -225,7 +225,7 @@ class SpanBERT(Objective):
 
     def save(self, model: SpanBERTModel, path: str | Path) -> None:
         """Keep the masked-LM model (encoder and MLM head) and the tokenizer; the SBO head only served training."""
-        from lmlearn.run import save_model
+        from lmlearn.models.factory import save_model
 
         save_model(model.mlm, self.tokenizer, path)
 

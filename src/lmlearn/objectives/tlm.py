@@ -157,7 +157,7 @@ class TranslationLM(Objective):
 
     def __init__(self, cfg: Any, tokenizer: Any):
         super().__init__(cfg, tokenizer)
-        from lmlearn.run import model_family
+        from lmlearn.models.spec import model_family
 
         if not 0 < cfg.mlm_probability < 1:
             raise LmlearnError(f"--mlm-probability {cfg.mlm_probability} must be between 0 and 1")

@@ -107,7 +107,7 @@ class Task:
 
     def save(self, model: torch.nn.Module, path: str | Path) -> None:
         """Save a folder that the head's `AutoModelFor*.from_pretrained` loads, atomically."""
-        from lmlearn.run import save_model
+        from lmlearn.models.factory import save_model
 
         save_model(model, self.tokenizer, path)
 

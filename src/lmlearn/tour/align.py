@@ -11,10 +11,10 @@ DPO's beta 0.1 (the DPO paper's). docs/results.md ("Alignment") has the frontier
 
 from __future__ import annotations
 
-from lmlearn.commands.dpo import DPOConfig, run as dpo
-from lmlearn.commands.pairs import PairsConfig, run as pairs
-from lmlearn.commands.ppo import PPOConfig, run as ppo
-from lmlearn.commands.rollout import RolloutConfig, run as rollout
+from lmlearn.workflows.dpo import DPOConfig, run as dpo
+from lmlearn.workflows.pairs import PairsConfig, run as pairs
+from lmlearn.workflows.ppo import PPOConfig, run as ppo
+from lmlearn.workflows.rollout import RolloutConfig, run as rollout
 from lmlearn.errors import LmlearnError
 from lmlearn.evaluation.paired import read_scores
 from lmlearn.tour import StageResult, TourContext

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lmlearn.commands.generate import Config as GenerateConfig, generate
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.generate import Config as GenerateConfig, generate
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.tour import StageResult, TourContext
 from lmlearn.tour.plots import loss_curve
 

@@ -9,8 +9,8 @@ the teacher's soft targets carry what its larger labelled set taught it.
 
 from __future__ import annotations
 
-from lmlearn.commands.distill import Config as DistillConfig, run as distil
-from lmlearn.commands.finetune import FinetuneConfig, run as finetune
+from lmlearn.workflows.distill import Config as DistillConfig, run as distil
+from lmlearn.workflows.finetune import FinetuneConfig, run as finetune
 from lmlearn.errors import LmlearnError
 from lmlearn.tour import StageResult, TourContext
 from lmlearn.tour.summary import predictions_row

@@ -3,7 +3,7 @@ detection (ELECTRA), for the same steps and batch, and report both."""
 
 from __future__ import annotations
 
-from lmlearn.commands.pretrain import PretrainConfig, run
+from lmlearn.workflows.pretrain import PretrainConfig, run
 from lmlearn.tour import StageResult, TourContext
 from lmlearn.tour.plots import loss_curve
 

@@ -4,8 +4,8 @@ before and after."""
 
 from __future__ import annotations
 
-from lmlearn.commands import flan
-from lmlearn.commands.instruct import InstructConfig, run
+from lmlearn.workflows import flan
+from lmlearn.workflows.instruct import InstructConfig, run
 from lmlearn.evaluation import harness
 from lmlearn.evaluation.lm import load_model
 from lmlearn.evaluation.task import load_task

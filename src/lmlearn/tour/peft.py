@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lmlearn.commands.finetune import FinetuneConfig, run
+from lmlearn.workflows.finetune import FinetuneConfig, run
 from lmlearn.tour import StageResult, TourContext
 from lmlearn.tour.summary import predictions_row
 from lmlearn.tour.transfer import TEST, train_data

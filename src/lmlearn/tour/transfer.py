@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lmlearn.commands.finetune import FinetuneConfig, run
+from lmlearn.workflows.finetune import FinetuneConfig, run
 from lmlearn.tour import StageResult, TourContext
 from lmlearn.tour.summary import pooled_predictions_row
 

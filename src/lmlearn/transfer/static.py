@@ -137,7 +137,7 @@ def get_tokenizer(cfg: Any, out: Path, texts: Iterable[str]) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     from lmlearn.io import atomic_write_dir
-    from lmlearn.run import has_checkpoint
+    from lmlearn.driver import has_checkpoint
     from lmlearn.tasks import get_task
 
     check_task(get_task(cfg.task))  # before word2vec spends minutes on a task it cannot serve
