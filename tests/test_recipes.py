@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from lmlearn import config
-from lmlearn.commands.distill import DistillConfig
-from lmlearn.commands.finetune import FinetuneConfig
-from lmlearn.commands.instruct import InstructConfig
-from lmlearn.commands.pretrain import PretrainConfig
+from lmlearn.workflows.distill import DistillConfig
+from lmlearn.workflows.finetune import FinetuneConfig
+from lmlearn.workflows.instruct import InstructConfig
+from lmlearn.workflows.pretrain import PretrainConfig
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 COMMANDS = {"nsmc": FinetuneConfig, "kornli": FinetuneConfig, "klue-ner": FinetuneConfig,
@@ -26,4 +26,15 @@ def test_recipe_resolves_to_its_commands_settings(name):
 
 def test_every_recipe_is_listed():
     multi_step = {"kolima", "flan-heldout", "rlhf", "rlhf-sentiment"}  # `lmlearn recipe run` files, checked in tests/test_recipe.py
-    assert {p.stem for p in RECIPES.glob("*.yaml")} <= set(COMMANDS) | multi_step
+    comparisons = {p.stem for p in RECIPES.glob("compare-*.yaml")}  # `lmlearn compare` files, checked below
+    assert {p.stem for p in RECIPES.glob("*.yaml")} <= set(COMMANDS) | multi_step | comparisons
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("compare-*.yaml")), ids=lambda p: p.stem)
+def test_comparison_recipes_resolve_every_arm(path, tmp_path):
+    from lmlearn.compare.arms import settings
+    from lmlearn.compare.spec import load_spec
+
+    spec = load_spec(str(path))
+    for arm in spec.arms:
+        settings(arm, spec, tmp_path, spec.seeds[0])  # a wrong key or type names the file, line and arm

@@ -27,6 +27,7 @@ COMMANDS = [
     (("generate",), "lmlearn.commands.generate", "generate text from a trained model"),
     (("merge",), "lmlearn.commands.merge", "fold a LoRA or IA3 adapter into its base model"),
     (("evaluate",), "lmlearn.commands.evaluate", "score a model on a YAML task, zero- and few-shot"),
+    (("compare",), "lmlearn.commands.compare", "one task through several learning frameworks: one table, one report"),
     (("paired",), "lmlearn.commands.paired", "compare two runs on the same documents (paired bootstrap)"),
     (("tokenizer", "train"), "lmlearn.commands.tokenizer", "train a BPE, WordPiece or Unigram tokenizer"),
     (("flan", "build"), "lmlearn.commands.flan", "build FLAN-style instruction data with a held-out task cluster"),

@@ -113,6 +113,8 @@ def evaluate(task: Task, lm: lm_mod.LanguageModel, shots: int, *, limit: int | N
         stderr = M.bootstrap_stderr(M.AGGREGATE[name], items[name], bootstrap_iters, seed)
         results[name] = value if math.isfinite(value) else None
         results[f"{name}_stderr"] = stderr if math.isfinite(stderr) else None
-    for i, sample in enumerate(samples):
-        sample.update({"doc_id": i, "shots": shots})
+    for i, (sample, doc) in enumerate(zip(samples, docs)):
+        # a document's own id, when it has one, pairs it with other runs' lines (`lmlearn paired`, compare)
+        sample.update({"doc_id": i, "shots": shots, **({"id": doc["id"]} if isinstance(doc, dict) and "id" in doc
+                                                         else {})})
     return results, samples

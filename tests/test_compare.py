@@ -1,0 +1,91 @@
+"""`lmlearn compare`: three arms (0-shot prompting, full fine-tuning, LoRA) of one tiny causal LM on built-in
+data: every arm scored on the same documents, the table's intervals those of `lmlearn paired` on the arms' own
+files, and a rerun that trains nothing."""
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+import yaml
+
+from lmlearn.commands.paired import Config as PairedConfig, compare as paired
+from lmlearn.data.sources import load_source
+from lmlearn.errors import LmlearnError
+from lmlearn.models.factory import load_model, save_model
+from lmlearn.tokenization import train_tokenizer
+from lmlearn.workflows.compare import Config, run
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("compare")
+    tokenizer = train_tokenizer(load_source("builtin:corpus?docs=200")["text"], family="gpt2", vocab_size=600)
+    base = save_model(load_model("gpt2-tiny", "causal-lm", tokenizer, seed=0), tokenizer, folder / "lm")
+    train = dict(model=str(base), max_steps=12, batch_size=8, lr=3e-3, warmup_steps=0, eval_every=0)
+    spec = {
+        "task": {"data": "builtin:sentiment?n=48&seed=1&lang=en", "test_data": "builtin:sentiment?n=24&seed=2&lang=en",
+                 "prompt": {"doc_to_text": "{{ text }}\nSentiment:", "doc_to_choice": ["negative", "positive"]}},
+        "seeds": [0],
+        "reference": "full",
+        "arms": {"zero-shot": {"command": "evaluate", "model": str(base), "shots": 0},
+                 "full": {"command": "finetune", **train},
+                 "lora": {"command": "finetune", **train, "peft": "lora"}},
+    }
+    path = folder / "compare.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_three_arms_on_the_same_documents_with_paired_intervals_and_a_rerun_trains_nothing(spec_file, tmp_path):
+    out = tmp_path / "cmp"
+    first = run(Config(config=str(spec_file), out=str(out)))
+    assert sorted(first["ran"]) == ["full/0", "lora/0", "zero-shot"]
+    rows = {r["arm"]: r for r in first["arms"]}
+    files = {"full": out / "arms/full/seed-0/predictions.jsonl", "lora": out / "arms/lora/seed-0/predictions.jsonl",
+             "zero-shot": out / "arms/zero-shot/run/eval.samples.jsonl"}
+    ids = {name: [json.loads(line)["id"] for line in f.read_text().splitlines()] for name, f in files.items()}
+    assert ids["full"] == ids["lora"] == ids["zero-shot"] and len(ids["full"]) == 24 == rows["full"]["documents"]
+    for name in ("zero-shot", "lora"):  # the table's interval is `lmlearn paired` on the two arms' files
+        direct = paired(PairedConfig(a=str(files["full"]), b=str(files[name]), iters=10000, seed=0))
+        assert (rows[name]["difference"], rows[name]["low"], rows[name]["high"]) == \
+            (direct["difference"], direct["low"], direct["high"])
+        assert rows[name]["acc"] == direct["b"] and rows["full"]["acc"] == direct["a"]
+    # costs: LoRA trains a sliver of the weights, prompting none; each run's peak memory is its own process's
+    assert 0 < rows["lora"]["trainable_parameters"] < rows["full"]["trainable_parameters"] / 5
+    assert rows["zero-shot"]["trainable_parameters"] == 0 and rows["zero-shot"]["train_flops"] == 0
+    assert all(r["peak_rss_mb"] > 50 and r["predict_sec_per_doc"] > 0 for r in rows.values())
+    report = json.loads((out / "comparison.json").read_text())
+    assert report["versions"]["torch"] and len(report["data_sha256"]["test"]) == 64
+    # the report parses as HTML and its images exist
+    page = (out / "report.html").read_text()
+    images = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                images.append(dict(attrs)["src"])
+
+    Images().feed(page)
+    assert len(images) == 3 and all((out / src).stat().st_size > 1000 for src in images)
+    assert "| lora | 1 |" in (out / "comparison.md").read_text()
+
+    mtimes = {f: f.stat().st_mtime_ns for f in files.values()}
+    again = run(Config(config=str(spec_file), out=str(out)))
+    assert again["ran"] == [] and again["arms"] == first["arms"]
+    assert {f: f.stat().st_mtime_ns for f in files.values()} == mtimes
+
+
+def test_an_arm_setting_the_comparison_owns_or_a_wrong_key_is_named(spec_file, tmp_path):
+    spec = yaml.safe_load(spec_file.read_text())
+    spec["arms"]["full"]["eval_data"] = "other.jsonl"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(LmlearnError, match=r"bad.yaml:\d+: arm 'full' sets eval_data, which the comparison sets"):
+        run(Config(config=str(bad), out=str(tmp_path / "o")))
+    del spec["arms"]["full"]["eval_data"]
+    spec["arms"]["lora"]["lora_rank"] = 4
+    bad.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(LmlearnError, match=r"bad.yaml:\d+ \(arm 'lora'\): unknown key 'lora_rank'"):
+        run(Config(config=str(bad), out=str(tmp_path / "o")))
