@@ -15,7 +15,7 @@ def main(cfg: Config) -> int:
     print(f"{'shots':>5}  {'n':>5}  {'metric':<16} {'value':>10}  {'stderr':>8}")
     for k, res in report["results"].items():
         for name, value in res.items():
-            if name == "n" or name.endswith("_stderr"):
+            if name in ("n", "seconds") or name.endswith("_stderr"):
                 continue
             err = res.get(f"{name}_stderr")
             shown = "n/a" if value is None else f"{value:.4f}"
