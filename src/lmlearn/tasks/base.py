@@ -43,6 +43,14 @@ class Task:
         return load_source(spec, required=self.columns(), txt_unit=self.cfg.txt_unit,
                            on_bad_rows=self.cfg.on_bad_rows, report=report, locate=True)
 
+    def read_splits(self, report: ReadReport) -> tuple[Any, Any]:
+        """Training and test rows: --data and --eval-data, or a seeded --eval-fraction of --data."""
+        train_ds = self.read(self.cfg.data, what="training data", report=report)
+        if self.cfg.eval_data:
+            return train_ds, self.read(self.cfg.eval_data, what="test data", report=report)
+        parts = train_ds.train_test_split(test_size=self.cfg.eval_fraction, seed=self.cfg.seed)
+        return parts["train"], parts["test"]
+
     def tokenizer_texts(self, ds: Any) -> Iterator[str]:
         """The texts a new tokenizer is trained on when the model brings none."""
         from lmlearn.data.sources import iter_texts

@@ -119,12 +119,7 @@ def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, An
     rows: dict[str, Any] = {}
 
     def read() -> tuple[Any, Any]:
-        train_ds = task.read(cfg.data, what="training data", report=report)
-        if cfg.eval_data:
-            eval_ds = task.read(cfg.eval_data, what="test data", report=report)
-        else:
-            parts = train_ds.train_test_split(test_size=cfg.eval_fraction, seed=cfg.seed)
-            train_ds, eval_ds = parts["train"], parts["test"]
+        train_ds, eval_ds = task.read_splits(report)
         task.fit(train_ds)
         labels, mine = getattr(teacher.config, "id2label", None), task.model_config().get("id2label")
         if mine is not None and labels is not None and {int(k): v for k, v in labels.items()} != mine:

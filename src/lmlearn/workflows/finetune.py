@@ -85,12 +85,7 @@ def _read(task: Any, cfg: Any, report: Any) -> tuple[Any, Any, Any]:
     if cfg.mixture:
         train_ds, eval_ds = task.read_mixture(report=report)
     else:
-        train_ds = task.read(cfg.data, what="training data", report=report)
-        if cfg.eval_data:
-            eval_ds = task.read(cfg.eval_data, what="test data", report=report)
-        else:
-            parts = train_ds.train_test_split(test_size=cfg.eval_fraction, seed=cfg.seed)
-            train_ds, eval_ds = parts["train"], parts["test"]
+        train_ds, eval_ds = task.read_splits(report)
     if cfg.train_examples:
         if cfg.train_examples > len(train_ds):
             raise LmlearnError(f"--train-examples {cfg.train_examples}: the training data has only {len(train_ds)} rows")
