@@ -40,7 +40,7 @@ def spec_file(tmp_path_factory):
 
 def test_three_arms_on_the_same_documents_with_paired_intervals_and_a_rerun_trains_nothing(spec_file, tmp_path):
     out = tmp_path / "cmp"
-    first = run(Config(config=str(spec_file), out=str(out)))
+    first = run(Config(file=str(spec_file), out=str(out)))
     assert sorted(first["ran"]) == ["full/0", "lora/0", "zero-shot"]
     rows = {r["arm"]: r for r in first["arms"]}
     files = {"full": out / "arms/full/seed-0/predictions.jsonl", "lora": out / "arms/lora/seed-0/predictions.jsonl",
@@ -72,7 +72,7 @@ def test_three_arms_on_the_same_documents_with_paired_intervals_and_a_rerun_trai
     assert "| lora | 1 |" in (out / "comparison.md").read_text()
 
     mtimes = {f: f.stat().st_mtime_ns for f in files.values()}
-    again = run(Config(config=str(spec_file), out=str(out)))
+    again = run(Config(file=str(spec_file), out=str(out)))
     assert again["ran"] == [] and again["arms"] == first["arms"]
     assert {f: f.stat().st_mtime_ns for f in files.values()} == mtimes
 
@@ -83,9 +83,41 @@ def test_an_arm_setting_the_comparison_owns_or_a_wrong_key_is_named(spec_file, t
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(spec, sort_keys=False))
     with pytest.raises(LmlearnError, match=r"bad.yaml:\d+: arm 'full' sets eval_data, which the comparison sets"):
-        run(Config(config=str(bad), out=str(tmp_path / "o")))
+        run(Config(file=str(bad), out=str(tmp_path / "o")))
     del spec["arms"]["full"]["eval_data"]
     spec["arms"]["lora"]["lora_rank"] = 4
     bad.write_text(yaml.safe_dump(spec, sort_keys=False))
     with pytest.raises(LmlearnError, match=r"bad.yaml:\d+ \(arm 'lora'\): unknown key 'lora_rank'"):
-        run(Config(config=str(bad), out=str(tmp_path / "o")))
+        run(Config(file=str(bad), out=str(tmp_path / "o")))
+
+
+def test_killed_mid_arm_the_rerun_resumes_it_to_the_same_table(spec_file, tmp_path):
+    """SIGKILL the comparison (and the arm it is running) once the LoRA arm has a checkpoint; the rerun resumes that
+    arm from it and ends with the table of an uninterrupted comparison."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = yaml.safe_load(spec_file.read_text())
+    spec["arms"] = {"full": spec["arms"]["full"],
+                    "lora": {**spec["arms"]["lora"], "max_steps": 60, "save_every": 5, "keep_last": 20}}
+    path = tmp_path / "kill.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    whole = run(Config(file=str(path), out=str(tmp_path / "whole")))
+
+    out = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-m", "lmlearn", "compare", "--file", str(path), "--out", str(out)],
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = out / "arms" / "lora" / "seed-0" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and child.poll() is None and not any(checkpoints.glob("step-*")):
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    assert not (out / "arms" / "lora" / "seed-0" / "summary.json").exists(), "the arm finished before the kill"
+    resumed = run(Config(file=str(path), out=str(out)))
+    assert resumed["ran"] == ["lora/0"]
+    keys = ("arm", "acc", "difference", "low", "high", "per_seed", "trainable_parameters")
+    assert [{k: r[k] for k in keys} for r in resumed["arms"]] == [{k: r[k] for k in keys} for r in whole["arms"]]

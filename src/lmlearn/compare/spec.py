@@ -73,7 +73,7 @@ def load_spec(path: str) -> CompareSpec:
     from lmlearn.config import load_yaml
 
     if not Path(path).is_file():
-        raise LmlearnError(f"--config {path}: no such file")
+        raise LmlearnError(f"--file {path}: no such file")
     data, root = load_yaml(path, "comparison file")
     if not data:
         raise LmlearnError(f"{path}: empty; a comparison needs task: and arms:")

@@ -14,7 +14,7 @@ from lmlearn.config import option
 class Config:
     """Settings of `lmlearn compare`."""
 
-    config: str = option("", "the comparison file: task, arms, seeds, reference (see docs/compare.md)")
+    file: str = option("", "the comparison file: task, arms, seeds, reference (see docs/compare.md)")
     out: str = option("runs/compare", "output folder: arms/, data/, comparison.json, comparison.md, report.html")
     seeds: str = option("", "comma-separated seeds for trained arms, overriding the file's (e.g. 0,1,2)")
     arms: str = option("", "run only these arms (comma-separated names; the reference always runs)")
@@ -36,9 +36,9 @@ def run(cfg: Config) -> dict[str, Any]:
     from lmlearn.errors import LmlearnError
     from lmlearn.io import atomic_write_json, atomic_write_text
 
-    if not cfg.config:
-        raise LmlearnError("--config is required: the comparison file (task, arms, seeds, reference)")
-    spec = load_spec(cfg.config)
+    if not cfg.file:
+        raise LmlearnError("--file is required: the comparison file (task, arms, seeds, reference)")
+    spec = load_spec(cfg.file)
     if cfg.seeds:
         try:
             spec.seeds = [int(s) for s in cfg.seeds.split(",") if s.strip()]
@@ -48,7 +48,7 @@ def run(cfg: Config) -> dict[str, Any]:
         wanted = {a.strip() for a in cfg.arms.split(",") if a.strip()}
         unknown = wanted - {a.name for a in spec.arms}
         if unknown:
-            raise LmlearnError(f"--arms: no arm named {', '.join(sorted(unknown))} in {cfg.config}")
+            raise LmlearnError(f"--arms: no arm named {', '.join(sorted(unknown))} in {cfg.file}")
         spec.arms = [a for a in spec.arms if a.name in wanted or a.name == spec.reference]
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,10 +69,10 @@ def run(cfg: Config) -> dict[str, Any]:
                        for seed in (spec.seeds if arm.trained else spec.seeds[:1])] for arm in spec.arms}
     rows = arm_rows(spec.arms, runs, spec.reference, cfg.metric, cfg.iters)
     command = "lmlearn compare " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["compare"] \
-        else f"lmlearn compare --config {cfg.config} --out {cfg.out}"
+        else f"lmlearn compare --file {cfg.file} --out {cfg.out}"
     versions = {name: _version(metadata, name) for name in ("lmlearn", "torch", "transformers", "peft", "accelerate",
                                                             "datasets", "tokenizers")}
-    meta = {"name": Path(cfg.config).stem, "config": cfg.config, "reference": spec.reference, "metric": cfg.metric,
+    meta = {"name": Path(cfg.file).stem, "config": cfg.file, "reference": spec.reference, "metric": cfg.metric,
             "seeds": spec.seeds, "documents": len(runs[spec.reference][0]["ids"]), "data_sha256": hashes,
             "versions": versions, "python": platform.python_version(), "command": command}
     images = plots(rows, spec.reference, cfg.metric, out)
