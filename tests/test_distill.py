@@ -131,16 +131,25 @@ def test_kd_for_causal_lms_lowers_its_divergence(teachers, tmp_path, divergence)
     assert summary["eval_loss"] < summary["initial_eval_loss"]
 
 
+CLASSIFY_DATA, CLASSIFY_TEST = "builtin:sentiment?n=300&seed=1", "builtin:sentiment?n=100&seed=2"
+
+
+@pytest.fixture(scope="module")
+def classifier(teachers, tmp_path_factory):
+    """The masked-LM teacher fine-tuned as a sentiment classifier."""
+    out = tmp_path_factory.mktemp("classifier")
+    assert cli.main(["finetune", "--task", "classify", "--model", str(teachers["mlm"]), "--data", CLASSIFY_DATA,
+                     "--eval-data", CLASSIFY_TEST, "--max-steps", "60", "--batch-size", "16", "--lr", "1e-3",
+                     "--eval-every", "0", "--out", str(out), "--no-progress"]) == 0
+    return out / "model"
+
+
 def test_a_finetuned_classifier_distils_into_half_its_layers_and_the_student_predicts_what_was_reported(
-        teachers, tmp_path):
+        classifier, tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    data = "builtin:sentiment?n=300&seed=1"
-    test = "builtin:sentiment?n=100&seed=2"
-    assert cli.main(["finetune", "--task", "classify", "--model", str(teachers["mlm"]), "--data", data,
-                     "--eval-data", test, "--max-steps", "60", "--batch-size", "16", "--lr", "1e-3",
-                     "--eval-every", "0", "--out", str(tmp_path / "teacher"), "--no-progress"]) == 0
-    summary, rows = _distill(tmp_path / "teacher" / "model", tmp_path / "s", "--method", "kd", "--task",
+    data, test = CLASSIFY_DATA, CLASSIFY_TEST
+    summary, rows = _distill(classifier, tmp_path / "s", "--method", "kd", "--task",
                              "classify", "--alpha-hard", "1", "--max-steps", "40", "--data", data,
                              "--eval-data", test, "--block-size", "128")
     assert all({"kl", "ce"} <= set(r) for r in rows)
@@ -158,3 +167,69 @@ def test_a_finetuned_classifier_distils_into_half_its_layers_and_the_student_pre
     assert [model.config.id2label[i] for i in ids] == [r["prediction"] for r in predictions]
     correct = sum(r["prediction"] == str(r["label"]) for r in predictions) / len(predictions)
     assert summary["student_accuracy"] == pytest.approx(correct)
+
+
+def _task_step(method_class, student, teacher, **settings):
+    """One step of a task-distillation method on a classification batch, both models in eval mode."""
+    from types import SimpleNamespace
+
+    from lmlearn.engine.method import Models
+
+    cfg = SimpleNamespace(temperature=2.0, alpha_hard=1.0, alpha_ce=5.0, alpha_cos=1.0, **settings)
+    method = object.__new__(method_class)
+    method.cfg = cfg
+    trained = method.trainable(student, teacher) if hasattr(method, "trainable") else student
+    torch.manual_seed(0)
+    batch = {"input_ids": torch.randint(5, 90, (4, 12)), "attention_mask": torch.ones(4, 12, dtype=torch.long),
+             "labels": torch.tensor([0, 1, 1, 0])}
+    batch["attention_mask"][0, 8:] = 0
+    return method.step(Models(trained.eval(), {"teacher": teacher.eval()}), batch)
+
+
+def test_task_distilbert_soft_and_cosine_terms_vanish_when_the_student_is_the_teacher():
+    from lmlearn.distill.distilbert import TaskDistilBERT
+
+    teacher = _tiny("bert", "sequence-classification")
+    student = student_from_teacher(teacher, [0, 1, 2, 3])  # every layer: the teacher itself
+    out = _task_step(TaskDistilBERT, student, teacher)
+    assert out.metrics["ce"] == pytest.approx(0.0, abs=1e-6) and out.metrics["cos"] == pytest.approx(0.0, abs=1e-6)
+    m = {k: v.item() for k, v in out.metrics.items()}
+    assert out.loss.item() == pytest.approx(5 * m["ce"] + m["hard"] + m["cos"], rel=1e-6)
+    other = student_from_teacher(teacher, [1, 3])
+    assert _task_step(TaskDistilBERT, other, teacher).metrics["cos"] > 1e-5  # the term can be non-zero
+
+
+def test_task_tinybert_attention_term_vanishes_for_a_copy_and_its_prediction_stage_is_soft_cross_entropy():
+    from lmlearn.distill.losses import soft_cross_entropy
+    from lmlearn.distill.tinybert import TaskTinyBERT
+
+    teacher = _tiny("bert", "sequence-classification")
+    out = _task_step(TaskTinyBERT, student_from_teacher(teacher, [0, 1, 2, 3]), teacher,
+                     tinybert_stage="intermediate")
+    assert out.metrics["att"] == pytest.approx(0.0, abs=1e-8) and out.metrics["hidden"] > 0  # projection untrained
+    half = student_from_teacher(teacher, [1, 3])
+    out = _task_step(TaskTinyBERT, half, teacher, tinybert_stage="prediction")
+    torch.manual_seed(0)
+    ids = torch.randint(5, 90, (4, 12))
+    mask = torch.ones(4, 12, dtype=torch.long)
+    mask[0, 8:] = 0
+    with torch.no_grad():
+        expected = soft_cross_entropy(half(input_ids=ids, attention_mask=mask).logits,
+                                      teacher(input_ids=ids, attention_mask=mask).logits, 2.0)
+    assert out.loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_tinybert_task_stages_run_in_turn_on_a_finetuned_classifier(classifier, tmp_path):
+    """The paper's task distillation: the intermediate stage on task batches (its projection learns), then the
+    prediction stage from that student; the student loads with the Auto class."""
+    from transformers import AutoModelForSequenceClassification
+
+    common = ("--task", "classify", "--data", CLASSIFY_DATA, "--eval-data", CLASSIFY_TEST, "--block-size", "128")
+    _, rows = _distill(classifier, tmp_path / "mid", "--method", "tinybert", "--max-steps", "40", *common)
+    assert all({"att", "hidden", "emb"} <= set(r) for r in rows)
+    assert rows[-1]["hidden"] < 0.5 * rows[0]["hidden"]
+    summary, rows = _distill(classifier, tmp_path / "pred", "--method", "tinybert", "--tinybert-stage",
+                             "prediction", "--student", str(tmp_path / "mid" / "model"), "--max-steps", "30", *common)
+    assert all("pred" in r for r in rows) and rows[-1]["pred"] < rows[0]["pred"]
+    assert summary["student_accuracy"] is not None and summary["size_ratio"] < 1
+    assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "pred" / "model").config.num_hidden_layers == 1

@@ -12,6 +12,13 @@ METHODS = {
     "kd": "lmlearn.distill.kd:KnowledgeDistillation",
 }
 
+# the same methods on a fine-tuned task head (`--task`): their terms on the task's batches
+TASK_METHODS = {
+    "distilbert": "lmlearn.distill.distilbert:TaskDistilBERT",
+    "tinybert": "lmlearn.distill.tinybert:TaskTinyBERT",
+    "kd": "lmlearn.distill.task:TaskDistillation",
+}
+
 
 def method_names() -> list[str]:
     """The registered distillation methods."""
@@ -21,6 +28,11 @@ def method_names() -> list[str]:
 def get_method(name: str) -> Any:
     """The distillation method class registered as `name`."""
     return lookup(METHODS, name, "distillation method", method_names())
+
+
+def get_task_method(name: str) -> Any:
+    """The task-distillation class of method `name`."""
+    return lookup(TASK_METHODS, name, "distillation method", sorted(TASK_METHODS))
 
 
 def option_classes() -> list[type]:

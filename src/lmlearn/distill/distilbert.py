@@ -1,6 +1,8 @@
 """DistilBERT (Sanh et al. 2019): a student with half the teacher's layers, initialised from every
 other teacher layer, trained on a_ce * T^2 KL(teacher_T || student_T) over the masked positions
-+ a_mlm * MLM + a_cos * (1 - cos) between the last hidden states, with dynamic masking as `mlm`."""
++ a_mlm * MLM + a_cos * (1 - cos) between the last hidden states, with dynamic masking as `mlm`.
+On a task (`--task`), the same three terms on a fine-tuned teacher's batches: the soft targets of its
+head, the task's own cross-entropy in MLM's place (weighted by `--alpha-hard`), and the cosine loss."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import torch.nn.functional as F
 from lmlearn.config import option
 from lmlearn.distill.base import Distiller, split_inputs
 from lmlearn.distill.losses import cosine_loss, soft_kl
-from lmlearn.engine.method import Models, StepOutput
+from lmlearn.distill.task import TaskDistillation
+from lmlearn.engine.method import Models, StepOutput, count_targets
 from lmlearn.objectives.mlm import MaskedLM
 
 
@@ -48,3 +51,20 @@ class DistilBERT(Distiller, MaskedLM):
         cos = cosine_loss(student.hidden_states[-1][real], teacher.hidden_states[-1][real])
         loss = cfg.alpha_ce * ce + cfg.alpha_mlm * mlm + cfg.alpha_cos * cos
         return StepOutput(loss, masked.sum(), {"ce": ce.detach(), "mlm": mlm.detach(), "cos": cos.detach()})
+
+
+class TaskDistilBERT(TaskDistillation):
+    """DistilBERT's loss on a task head: a_ce * soft KL + alpha_hard * the task's cross-entropy + a_cos * cos
+    between the last hidden states at every real token."""
+
+    hidden_states = True
+
+    def step(self, models: Models, batch: dict[str, Any]) -> StepOutput:
+        cfg = self.cfg
+        teacher, student, keep = self.forward(models, batch)
+        ce = soft_kl(student.logits[keep], teacher.logits[keep], cfg.temperature)
+        real = batch["attention_mask"].bool()
+        cos = cosine_loss(student.hidden_states[-1][real], teacher.hidden_states[-1][real])
+        loss = cfg.alpha_ce * ce + cfg.alpha_hard * student.loss + cfg.alpha_cos * cos
+        return StepOutput(loss, count_targets(batch), {"ce": ce.detach(), "hard": student.loss.detach(),
+                                                       "cos": cos.detach()})

@@ -1,7 +1,7 @@
-"""Task distillation (Hinton et al. 2015; DistilBERT's and TinyBERT's task stage use the same soft
-targets): a fine-tuned classifier or tagger teaches a smaller model of the same task,
-loss = T^2 KL(teacher_T || student_T) over the examples (the labelled tokens, for tagging)
-+ alpha_hard * the task's own cross-entropy."""
+"""Task distillation (Hinton et al. 2015): a fine-tuned classifier or tagger teaches a smaller model of the
+same task, loss = T^2 KL(teacher_T || student_T) over the examples (the labelled tokens, for tagging)
++ alpha_hard * the task's own cross-entropy. DistilBERT's and TinyBERT's task stages (their files) add
+their own terms to the same batches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from lmlearn.distill.base import Distiller
+from lmlearn.distill.base import Distiller, split_inputs
 from lmlearn.distill.losses import soft_kl
 from lmlearn.engine.method import Models, StepOutput, count_targets
 
@@ -17,7 +17,9 @@ TASKS = ("classify", "pair", "tag")  # heads with one logits tensor (QA's two ar
 
 
 class TaskDistillation(Distiller):
-    """The task's batches and predictions; the teacher's soft targets in the loss."""
+    """The task's batches and predictions; the teacher's soft targets in the loss (`--method kd`)."""
+
+    hidden_states = False  # whether the step reads both models' hidden states
 
     def __init__(self, cfg: Any, task: Any):
         self.cfg, self.task, self.tokenizer = cfg, task, task.tokenizer
@@ -26,17 +28,23 @@ class TaskDistillation(Distiller):
     def collate(self, examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, torch.Tensor]:
         return self.task.collate(examples, generator)
 
-    def step(self, models: Models, batch: dict[str, torch.Tensor]) -> StepOutput:
-        """The soft loss per example (per labelled token when tagging), plus the hard one; both as metrics."""
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
+    def forward(self, models: Models, batch: dict[str, torch.Tensor]) -> tuple[Any, Any, torch.Tensor]:
+        """Teacher (no gradient) and student outputs on one batch, and the positions that carry a target:
+        every row when classifying, the labelled tokens when tagging."""
+        inputs = split_inputs(batch)
         with torch.no_grad():
-            teacher = models["teacher"](**inputs).logits
-        out = models.model(**batch)
+            teacher = models["teacher"](**inputs, output_hidden_states=self.hidden_states)
+        student = models.model(**inputs, labels=batch["labels"], output_hidden_states=self.hidden_states)
         labels = batch["labels"]
         keep = labels != -100 if labels.dim() > 1 else torch.ones_like(labels, dtype=torch.bool)
-        kl = soft_kl(out.logits[keep], teacher[keep], self.cfg.temperature)
-        loss = kl + self.cfg.alpha_hard * out.loss
-        return StepOutput(loss, count_targets(batch), {"kl": kl.detach(), "ce": out.loss.detach()})
+        return teacher, student, keep
+
+    def step(self, models: Models, batch: dict[str, torch.Tensor]) -> StepOutput:
+        """The soft loss per example (per labelled token when tagging), plus the hard one; both as metrics."""
+        teacher, student, keep = self.forward(models, batch)
+        kl = soft_kl(student.logits[keep], teacher.logits[keep], self.cfg.temperature)
+        loss = kl + self.cfg.alpha_hard * student.loss
+        return StepOutput(loss, count_targets(batch), {"kl": kl.detach(), "ce": student.loss.detach()})
 
     def save(self, student: torch.nn.Module, path: Any) -> None:
         self.task.save(student, path)

@@ -3,7 +3,8 @@ g(m) = m * N / M (uniform): MSE between their attention scores (before the softm
 zeroed, as the reference code), MSE between the student's hidden states and embeddings mapped to the
 teacher's width by one learned projection and the teacher's; then, in the prediction stage, soft
 cross-entropy between their output distributions. The paper's two stages are `--tinybert-stage
-intermediate` (general distillation on a corpus) then `prediction`."""
+intermediate` (general distillation on a corpus) then `prediction`; with `--task`, the same two stages
+on a fine-tuned teacher's task batches (the paper's task-specific distillation)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from lmlearn.config import option
 from lmlearn.distill.base import Distiller, split_inputs
 from lmlearn.distill.losses import mse, soft_cross_entropy
 from lmlearn.distill.student import layer_stack, num_layers
-from lmlearn.engine.method import Models, StepOutput
+from lmlearn.distill.task import TaskDistillation
+from lmlearn.engine.method import Models, StepOutput, count_targets
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.mlm import MaskedLM
 
@@ -118,15 +120,49 @@ class TinyBERT(Distiller, MaskedLM):
             teacher = models["teacher"](**inputs, output_hidden_states=True)
             teacher_scores = self.teacher_attention.take()
         student, projected, scores = models.model(**inputs)
-        real = batch["attention_mask"].bool()
         if self.cfg.tinybert_stage == "prediction":
             masked = batch["labels"] != -100
             pred = soft_cross_entropy(student.logits[masked], teacher.logits[masked], self.cfg.temperature)
             return StepOutput(pred, masked.sum(), {"pred": pred.detach()})
-        keys = real[:, None, None, :]
-        att = sum(mse(torch.where(keys, s, 0.0), torch.where(keys, teacher_scores[g - 1], 0.0))
-                  for s, g in zip(scores, self.map))
-        hidden = sum(mse(projected[m][real], teacher.hidden_states[g][real]) for m, g in enumerate(self.map, 1))
-        emb = mse(projected[0][real], teacher.hidden_states[0][real])
-        loss = att + hidden + emb
-        return StepOutput(loss, real.sum(), {"att": att.detach(), "hidden": hidden.detach(), "emb": emb.detach()})
+        return intermediate_step(self.map, batch["attention_mask"].bool(), scores, teacher_scores, projected,
+                                 teacher.hidden_states)
+
+
+def intermediate_step(layers: list[int], real: torch.Tensor, scores: list[torch.Tensor],
+                      teacher_scores: list[torch.Tensor], projected: list[torch.Tensor],
+                      teacher_hidden: tuple[torch.Tensor, ...]) -> StepOutput:
+    """TinyBERT's intermediate loss, per real token: student layer m against teacher layer layers[m-1]."""
+    keys = real[:, None, None, :]
+    att = sum(mse(torch.where(keys, s, 0.0), torch.where(keys, teacher_scores[g - 1], 0.0))
+              for s, g in zip(scores, layers))
+    hidden = sum(mse(projected[m][real], teacher_hidden[g][real]) for m, g in enumerate(layers, 1))
+    emb = mse(projected[0][real], teacher_hidden[0][real])
+    loss = att + hidden + emb
+    return StepOutput(loss, real.sum(), {"att": att.detach(), "hidden": hidden.detach(), "emb": emb.detach()})
+
+
+class TaskTinyBERT(TaskDistillation):
+    """TinyBERT's task-specific distillation on a fine-tuned teacher's batches: the intermediate stage
+    (att, hidden, emb, as on a corpus) then, in a second run, the prediction stage (soft cross-entropy
+    between the two heads' outputs at T, per example or labelled token)."""
+
+    def __init__(self, cfg: Any, task: Any):
+        super().__init__(cfg, task)
+        self.families = tuple(f for f in task.families if f in TinyBERT.families)
+
+    trainable = TinyBERT.trainable
+    student_of = TinyBERT.student_of
+
+    def step(self, models: Models, batch: dict[str, Any]) -> StepOutput:
+        inputs = split_inputs(batch)
+        with torch.no_grad():
+            teacher = models["teacher"](**inputs, output_hidden_states=True)
+            teacher_scores = self.teacher_attention.take()
+        student, projected, scores = models.model(**inputs)
+        if self.cfg.tinybert_stage == "prediction":
+            labels = batch["labels"]
+            keep = labels != -100 if labels.dim() > 1 else torch.ones_like(labels, dtype=torch.bool)
+            pred = soft_cross_entropy(student.logits[keep], teacher.logits[keep], self.cfg.temperature)
+            return StepOutput(pred, count_targets(batch), {"pred": pred.detach()})
+        return intermediate_step(self.map, batch["attention_mask"].bool(), scores, teacher_scores, projected,
+                                 teacher.hidden_states)

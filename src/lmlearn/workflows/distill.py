@@ -17,8 +17,8 @@ class _DistillBase(TrainSettings, DataSettings):
     method: str = option("distilbert", "distillation method: distilbert, tinybert or kd (see docs/distill.md)")
     teacher: str = option("", "the teacher's model folder (its tokenizer is the student's)")
     student: str = option("", "a preset or folder for the student; empty: the teacher with --layers of its layers")
-    task: str = option("", "distil a fine-tuned task model (classify, pair, tag; with --method kd) instead of a "
-                           "language model; its data, columns and labels as in `lmlearn finetune`")
+    task: str = option("", "distil a fine-tuned task model (classify, pair, tag) instead of a language model; "
+                           "its data, columns and labels as in `lmlearn finetune`")
     out: str = option("runs/distill", "output folder")
 
 
@@ -100,7 +100,8 @@ def _run_lm(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, Any]
 def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, Any]:
     """Task distillation: the task reads rows and labels, the teacher is its fine-tuned classifier."""
     from lmlearn.data.sources import ReadReport
-    from lmlearn.distill.task import TASKS, TaskDistillation
+    from lmlearn.distill import get_task_method
+    from lmlearn.distill.task import TASKS
     from lmlearn.errors import LmlearnError
     from lmlearn.models.factory import load_model
     from lmlearn.tasks import get_task
@@ -110,9 +111,6 @@ def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, An
     if cfg.early_stopping:
         raise LmlearnError("--early-stopping: task distillation evaluates on --eval-data, the test data, during "
                            "training, so stopping on it would let the test data choose; train for fixed --max-steps")
-    if cfg.method != "kd":
-        raise LmlearnError(f"--task {cfg.task} distils with --method kd (the teacher's soft targets); "
-                           f"--method {cfg.method} is for language models")
     task_class = get_task(cfg.task)
     report = ReadReport()
     task = task_class(cfg, tokenizer)
@@ -127,13 +125,17 @@ def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, An
         rows["eval"] = eval_ds
         return task.prepare(train_ds, what="training data"), task.prepare(eval_ds, what="test data")
 
+    method = get_task_method(cfg.method)(cfg, task)
+    if family not in method.families:
+        raise LmlearnError(f"--method {cfg.method} --task {cfg.task} distils {', '.join(method.families)} models; "
+                           f"--teacher {cfg.teacher} is a {family} model")
     teacher = load_model(cfg.teacher, task.head, tokenizer)
 
     def scorer(model: Any, examples: Any, device: Any) -> tuple[dict[str, float], list[dict[str, Any]]]:
         predictions = task.predict(model, examples, cfg.batch_size, device)
         return task.score(rows["eval"], predictions), [task.record(r, p) for r, p in zip(rows["eval"], predictions)]
 
-    return _distil(cfg, given, family, TaskDistillation(cfg, task), teacher, read, report, scorer=scorer)
+    return _distil(cfg, given, family, method, teacher, read, report, scorer=scorer)
 
 
 def _distil(cfg: Any, given: Any, family: str, method: Any, teacher: Any, read: Any, report: Any,
