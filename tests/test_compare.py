@@ -121,3 +121,29 @@ def test_killed_mid_arm_the_rerun_resumes_it_to_the_same_table(spec_file, tmp_pa
     assert resumed["ran"] == ["lora/0"]
     keys = ("arm", "acc", "difference", "low", "high", "per_seed", "trainable_parameters")
     assert [{k: r[k] for k in keys} for r in resumed["arms"]] == [{k: r[k] for k in keys} for r in whole["arms"]]
+
+
+def test_a_prompting_arm_can_phrase_the_same_documents_its_own_way(spec_file, tmp_path):
+    """An instruction-tuned arm asks in its chat template: its own prompt fields over the task's, the same test
+    documents and choices, so it still pairs with every other arm."""
+    spec = yaml.safe_load(spec_file.read_text())
+    chat = "<|user|>\n{{ text }}\nIs this review positive or negative?\n<|assistant|>\n"
+    spec["arms"] = {"plain": spec["arms"]["zero-shot"],
+                    "asked": {**spec["arms"]["zero-shot"], "prompt": {"doc_to_text": chat}}}
+    spec["reference"] = "plain"
+    path = tmp_path / "prompts.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = run(Config(file=str(path), out=str(tmp_path / "cmp")))
+    samples = {arm: [json.loads(line) for line in (tmp_path / "cmp/arms" / arm / "run/eval.samples.jsonl")
+                     .read_text().splitlines()] for arm in ("plain", "asked")}
+    assert [s["id"] for s in samples["plain"]] == [s["id"] for s in samples["asked"]]
+    assert all(s["prompt"].endswith("\nSentiment:") for s in samples["plain"])
+    assert all(s["prompt"].startswith("<|user|>\n") and "Is this review positive" in s["prompt"]
+               for s in samples["asked"])
+    assert samples["asked"][0]["choices"] == ["negative", "positive"]
+    assert {r["arm"] for r in result["arms"]} == {"plain", "asked"}
+    bad = tmp_path / "bad.yaml"
+    spec["arms"]["asked"]["prompt"] = "just a string"
+    bad.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(LmlearnError, match=r"bad.yaml:\d+: arm 'asked': prompt must be a mapping"):
+        run(Config(file=str(bad), out=str(tmp_path / "o")))

@@ -45,6 +45,10 @@ def write_documents(spec: CompareSpec, out: Path) -> dict[str, str]:
                   "doc_to_target": columns[1], "target_delimiter": " ", "fewshot_delimiter": "\n\n",
                   "metric_list": ["acc"], "fewshot_seed": 1234, **task["prompt"]}
         atomic_write_text(data / "prompt_task.yaml", yaml.safe_dump(prompt, sort_keys=False, allow_unicode=True))
+        for arm in spec.arms:  # an arm's own phrasing of the same documents: its fields over the task's
+            if arm.prompt:
+                atomic_write_text(prompt_task(arm, out), yaml.safe_dump({**prompt, **arm.prompt}, sort_keys=False,
+                                                                         allow_unicode=True))
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in files.items()}
 
 
@@ -78,10 +82,16 @@ def settings(arm: Arm, spec: CompareSpec, out: Path, seed: int) -> Any:
                       seed=seed, progress=False, resume=folder.exists())
     else:
         values.update(arm.settings)
-        values.update(task=str(data / "prompt_task.yaml"), out=str(folder / "eval.json"),
+        values.update(task=str(prompt_task(arm, out)), out=str(folder / "eval.json"),
                       shots=str(arm.settings.get("shots", 0)))
     cls = importlib.import_module(ARM_COMMANDS[arm.command]).Config
     return config.resolve_items(cls, {k: (v, f"{arm.where} (arm '{arm.name}')") for k, v in values.items()})
+
+
+def prompt_task(arm: Arm, out: Path) -> Path:
+    """The evaluate task a prompting arm reads: the comparison's, or, when the arm phrases the documents its own
+    way (an instruction-tuned model's chat prompt), its own file beside its run (written with the documents)."""
+    return arm_folder(out, arm, 0) / "prompt_task.yaml" if arm.prompt else out / "data" / "prompt_task.yaml"
 
 
 def run_arm(arm: Arm, cfg: Any, folder: Path) -> dict[str, float]:

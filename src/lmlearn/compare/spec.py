@@ -49,6 +49,7 @@ class Arm:
     command: str
     settings: dict[str, Any]  # the command's settings as written (the comparison adds data, out, seed)
     where: str  # compare.yaml:line
+    prompt: dict[str, Any] = field(default_factory=dict)  # a prompting arm's own prompt fields, over the task's
 
     @property
     def trained(self) -> bool:
@@ -108,9 +109,12 @@ def load_spec(path: str) -> CompareSpec:
         owned = [k for k in settings if k in OWNED[command]]
         if owned:
             raise LmlearnError(f"{at}: arm '{name}' sets {', '.join(owned)}, which the comparison sets for every arm")
+        prompt = settings.pop("prompt", None) if command == "evaluate" else None
+        if prompt is not None and not isinstance(prompt, dict):
+            raise LmlearnError(f"{at}: arm '{name}': prompt must be a mapping of prompt fields (doc_to_text, ...)")
         if command == "evaluate" and "prompt" not in task:
             raise LmlearnError(f"{at}: arm '{name}' prompts the model, so task: needs prompt: (doc_to_text, ...)")
-        arms.append(Arm(str(name), command, settings, at))
+        arms.append(Arm(str(name), command, settings, at, prompt or {}))
     seeds = data.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
         raise LmlearnError(f"{where('seeds')}: seeds must be a list of whole numbers, e.g. [0, 1, 2]")
