@@ -43,3 +43,9 @@ class Distiller:
 def split_inputs(batch: dict[str, Any]) -> dict[str, Any]:
     """The model inputs of a batch (no labels)."""
     return {k: v for k, v in batch.items() if k not in ("labels", "sample_seed")}
+
+
+def target_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Where a batch has targets: every row of a one-label-per-row batch, else the positions not marked -100
+    (masked tokens, labelled tokens of a tagger)."""
+    return labels != -100 if labels.dim() > 1 else torch.ones_like(labels, dtype=torch.bool)

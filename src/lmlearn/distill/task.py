@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from lmlearn.distill.base import Distiller, split_inputs
+from lmlearn.distill.base import Distiller, split_inputs, target_positions
 from lmlearn.distill.losses import soft_kl
 from lmlearn.engine.method import Models, StepOutput, count_targets
 
@@ -35,9 +35,7 @@ class TaskDistillation(Distiller):
         with torch.no_grad():
             teacher = models["teacher"](**inputs, output_hidden_states=self.hidden_states)
         student = models.model(**inputs, labels=batch["labels"], output_hidden_states=self.hidden_states)
-        labels = batch["labels"]
-        keep = labels != -100 if labels.dim() > 1 else torch.ones_like(labels, dtype=torch.bool)
-        return teacher, student, keep
+        return teacher, student, target_positions(batch["labels"])
 
     def step(self, models: Models, batch: dict[str, torch.Tensor]) -> StepOutput:
         """The soft loss per example (per labelled token when tagging), plus the hard one; both as metrics."""

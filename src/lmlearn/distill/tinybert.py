@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from lmlearn.config import option
-from lmlearn.distill.base import Distiller, split_inputs
+from lmlearn.distill.base import Distiller, split_inputs, target_positions
 from lmlearn.distill.losses import mse, soft_cross_entropy
 from lmlearn.distill.student import layer_stack, num_layers
 from lmlearn.distill.task import TaskDistillation
@@ -120,10 +120,10 @@ class TinyBERT(Distiller, MaskedLM):
             teacher = models["teacher"](**inputs, output_hidden_states=True)
             teacher_scores = self.teacher_attention.take()
         student, projected, scores = models.model(**inputs)
-        if self.cfg.tinybert_stage == "prediction":
-            masked = batch["labels"] != -100
-            pred = soft_cross_entropy(student.logits[masked], teacher.logits[masked], self.cfg.temperature)
-            return StepOutput(pred, masked.sum(), {"pred": pred.detach()})
+        if self.cfg.tinybert_stage == "prediction":  # masked positions; a task's rows or labelled tokens
+            keep = target_positions(batch["labels"])
+            pred = soft_cross_entropy(student.logits[keep], teacher.logits[keep], self.cfg.temperature)
+            return StepOutput(pred, count_targets(batch), {"pred": pred.detach()})
         return intermediate_step(self.map, batch["attention_mask"].bool(), scores, teacher_scores, projected,
                                  teacher.hidden_states)
 
@@ -153,16 +153,4 @@ class TaskTinyBERT(TaskDistillation):
     trainable = TinyBERT.trainable
     student_of = TinyBERT.student_of
 
-    def step(self, models: Models, batch: dict[str, Any]) -> StepOutput:
-        inputs = split_inputs(batch)
-        with torch.no_grad():
-            teacher = models["teacher"](**inputs, output_hidden_states=True)
-            teacher_scores = self.teacher_attention.take()
-        student, projected, scores = models.model(**inputs)
-        if self.cfg.tinybert_stage == "prediction":
-            labels = batch["labels"]
-            keep = labels != -100 if labels.dim() > 1 else torch.ones_like(labels, dtype=torch.bool)
-            pred = soft_cross_entropy(student.logits[keep], teacher.logits[keep], self.cfg.temperature)
-            return StepOutput(pred, count_targets(batch), {"pred": pred.detach()})
-        return intermediate_step(self.map, batch["attention_mask"].bool(), scores, teacher_scores, projected,
-                                 teacher.hidden_states)
+    step = TinyBERT.step
