@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lmlearn.errors import LmlearnError
+from lmlearn.fonts import CSS_FONTS
 
 
 def pool(a: list[list[float]], b: list[list[float]]) -> tuple[list[float], list[float]]:
@@ -124,7 +125,7 @@ def html_report(rows: list[dict[str, Any]], reference: str, metric: str, images:
         body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     imgs = "".join(f'<img src="{html.escape(p.name)}" alt="{html.escape(p.stem)}">' for p in images)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lmlearn compare</title>"
-            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+            "<style>body{font-family:" + CSS_FONTS + ";margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
             "padding:4px 8px;text-align:right}img{max-width:48%;margin:4px}</style></head><body>"
             f"<h1>{html.escape(meta['name'])}</h1><p>{meta['documents']} test documents, every arm scored on the same "
             f"ones; differences against <b>{html.escape(reference)}</b> with 95% paired bootstrap intervals over "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from lmlearn.extras import require
+from lmlearn.fonts import hangul_labels
 from lmlearn.engine.metrics import read_metrics
 
 
@@ -36,8 +38,11 @@ def figure(png: Path, xlabel: str, ylabel: str, title: str) -> Iterator[Any]:
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
+        hangul_labels(fig)
         png.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(png)
+        with warnings.catch_warnings():  # a missing Hangul glyph is said once by hangul_labels, not per glyph
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            fig.tight_layout()
+            fig.savefig(png)
     finally:
         plt.close(fig)

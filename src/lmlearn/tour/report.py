@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from lmlearn.fonts import CSS_FONTS
 from lmlearn.io import atomic_write_text
 from lmlearn.tour import StageResult
 
@@ -36,7 +37,7 @@ def write_html(results: list[StageResult], path: Path, elapsed: float) -> Path:
                        f'{base64.b64encode(p.read_bytes()).decode()}">' for p in res.plots)
         sections.append(f"<h2>{html.escape(res.title)}</h2>{res.html}{imgs}")
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>lmlearn tour</title>
-<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em}}
+<style>body{{font-family:{CSS_FONTS};max-width:960px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
 img{{max-width:100%}}</style></head><body><h1>lmlearn: the learning-frameworks tour</h1>
 <p>Everything below was trained on this machine on built-in data in {elapsed:.0f} s.</p>
