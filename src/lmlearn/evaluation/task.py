@@ -214,20 +214,13 @@ def _check_keys(path: Path, data: dict, lines: dict[str, int]) -> None:
             raise LmlearnError(f"{where('cot')}: {e}") from None
 
 
-def _resolve_source(spec: str, task_file: Path) -> str:
-    """Relative paths are tried beside the task file first, then from the working folder."""
-    if spec.startswith("builtin:") or os.path.isabs(spec):
-        return spec
-    beside = task_file.parent / spec
-    return str(beside) if beside.exists() else spec
-
-
 def _load_docs(path: Path, data: dict, lines: dict[str, int]) -> tuple[list[dict], list[dict], bool]:
+    from lmlearn.data.locations import resolve_source
     from lmlearn.data.sources import load_source
 
     def rows(key: str) -> list[dict]:
         try:
-            ds = load_source(_resolve_source(data[key], path), required=[])
+            ds = load_source(resolve_source(data[key], path), required=[])
         except LmlearnError as e:
             raise LmlearnError(f"{path}:{lines.get(key, 0)}: {key}: {e}") from None
         return _filter(path, lines, data.get("where", {}), ds.to_list())

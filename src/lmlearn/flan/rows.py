@@ -77,16 +77,19 @@ def is_expression(value: str) -> bool:
 
 
 def resolve_data(spec: TaskSpec) -> str:
-    """The data source: a relative path is tried beside the template file first, then from the working folder."""
-    if spec.data.startswith("builtin:") or os.path.isabs(spec.data):
-        return spec.data
-    beside = spec.path.parent / spec.data
-    return str(beside) if beside.exists() else spec.data
+    """The data source: `data:REL` under the data folder; a relative path beside the template file first, then
+    from the working folder."""
+    from lmlearn.data.locations import resolve_source
+
+    return resolve_source(spec.data, spec.path)
 
 
 def data_present(spec: TaskSpec) -> bool:
     """Whether the task's data can be read here (built-in data always can)."""
-    source = resolve_data(spec)
+    try:
+        source = resolve_data(spec)
+    except LmlearnError:  # a data: path whose file is not in the data folder
+        return False
     return source.startswith("builtin:") or bool(glob.glob(source))
 
 

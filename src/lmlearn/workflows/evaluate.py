@@ -23,6 +23,8 @@ class Config:
     batch_size: int = option(8, "rows per forward pass", range=">=1")
     out: str = option("", "write metrics to this .json file (and the examples to .samples.jsonl beside it)")
     seed: int = option(0, "seed of the bootstrap resampling and of self-consistency sampling")
+    data_dir: str = option("", "the folder shipped tasks read their data: paths from (default: $LMLEARN_DATA, "
+                               "else ../shared/data)")
     bootstrap_iters: int = option(1000, "resamples for each metric's standard error", range=">=0")
     device: str = option("cpu", "torch device")
     num_samples: int | None = option(None, "chain-of-thought tasks: reasoning paths per question, majority-voted "
@@ -59,6 +61,9 @@ def run(cfg: Config) -> dict[str, Any]:
     from lmlearn.evaluation.task import load_task
     from lmlearn.io import atomic_write_json, atomic_write_text
 
+    from lmlearn.data.locations import set_data_dir
+
+    set_data_dir(cfg.data_dir)
     shots = parse_shots(cfg.shots)
     if cfg.batch_size < 1:
         raise LmlearnError(f"--batch-size {cfg.batch_size}: must be at least 1")

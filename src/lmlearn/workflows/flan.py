@@ -39,6 +39,8 @@ class Config:
     tokenizer: str | None = option(None, "tokenizer (or model) folder of the model to be tuned: evaluation "
                                          "prompts then start with its bos token, as instruction tuning renders them")
     seed: int = option(0, "seeds the test split, the cluster order, the cap's sample and the template draws")
+    data_dir: str = option("", "the folder shipped templates read their data: paths from (default: $LMLEARN_DATA, "
+                               "else ../shared/data)")
     overwrite: bool = option(False, "replace an earlier build in --out")
 
 
@@ -118,8 +120,10 @@ def build(cfg: Config) -> dict[str, Any]:
     from lmlearn.flan.evalset import write_eval
     from lmlearn.flan.mixture import mix, split_task, training_clusters
     from lmlearn.flan.rows import load_examples
+    from lmlearn.data.locations import set_data_dir
     from lmlearn.io import atomic_write_dir, atomic_write_json, atomic_write_text
 
+    set_data_dir(cfg.data_dir)
     _check(cfg)
     tokenizer = _tokenizer(cfg.tokenizer)
     specs, left_out = select_specs(cfg.tasks)
