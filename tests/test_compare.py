@@ -147,3 +147,24 @@ def test_a_prompting_arm_can_phrase_the_same_documents_its_own_way(spec_file, tm
     bad.write_text(yaml.safe_dump(spec, sort_keys=False))
     with pytest.raises(LmlearnError, match=r"bad.yaml:\d+: arm 'asked': prompt must be a mapping"):
         run(Config(file=str(bad), out=str(tmp_path / "o")))
+
+
+def test_gpu_peak_memory_is_recorded_on_a_gpu_and_gets_a_column_only_then(monkeypatch):
+    import torch
+
+    from lmlearn.compare.report import markdown
+    from lmlearn.engine.flops import gpu_peak_mb
+
+    assert gpu_peak_mb() is None or torch.cuda.is_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a, **k: 3 * 2**30)
+    assert gpu_peak_mb() == 3072.0
+    row = {"arm": "full", "runs": 1, "acc": 0.9, "difference": 0.0, "low": None, "high": None,
+           "trainable_parameters": 10, "parameters": 10, "train_sec": 1.0, "train_flops": 60, "predict_sec_per_doc": 0.001,
+           "saved_bytes": 2**20, "wall_sec": 2.0, "peak_rss_mb": 500.0}
+    cpu = markdown([{**row, "gpu_peak_mb": None}], "full", "acc")
+    assert "GPU peak MB" not in cpu and cpu.splitlines()[1].count("|") == cpu.splitlines()[2].count("|")
+    gpu = markdown([{**row, "gpu_peak_mb": 3072.0}], "full", "acc")
+    lines = gpu.splitlines()
+    assert lines[0].endswith("GPU peak MB |") and lines[2].endswith("| 3072 |")
+    assert lines[0].count("|") == lines[1].count("|") == lines[2].count("|")

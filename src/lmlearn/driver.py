@@ -132,7 +132,12 @@ class Driver:
             atomic_write_text(self.out / name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
     def finish(self, summary: dict[str, Any]) -> dict[str, Any]:
-        """OUT/summary.json and the model card, on the main process; returns the summary."""
+        """OUT/summary.json and the model card, on the main process; returns the summary (with the process's peak
+        GPU memory when it ran on one)."""
+        from lmlearn.engine.flops import gpu_peak_mb
+
+        if (peak := gpu_peak_mb()) is not None:
+            summary = {**summary, "gpu_peak_mb": peak}
         if self.is_main:
             write_summary(self.out, summary, self.command)
         return summary

@@ -131,7 +131,8 @@ def read_run(arm: Arm, folder: Path, metric: str) -> dict[str, Any]:
                # ~6 N D: a forward and a backward pass through every weight for each token trained on
                "train_flops": 6 * parameters * tokens if parameters and tokens else None,
                "predict_sec_per_doc": summary.get("predict_sec_per_doc"),
-               "saved_bytes": sum(f.stat().st_size for f in saved.rglob("*") if f.is_file()) if saved else 0}
+               "saved_bytes": sum(f.stat().st_size for f in saved.rglob("*") if f.is_file()) if saved else 0,
+               "gpu_peak_mb": summary.get("gpu_peak_mb")}
     else:
         file = folder / "eval.samples.jsonl"
         report = json.loads((folder / "eval.json").read_text())

@@ -51,7 +51,7 @@ def arm_rows(arms: list[Any], runs: dict[str, list[dict[str, Any]]], reference: 
             "high": stats["high"] if stats else None, "pairs": len(b), "documents": len(mine[0]["ids"]),
             **{key: median(key) for key in ("parameters", "trainable_parameters", "train_sec", "train_tokens",
                                             "train_flops", "predict_sec_per_doc", "saved_bytes", "wall_sec",
-                                            "peak_rss_mb")},
+                                            "peak_rss_mb", "gpu_peak_mb")},
         })
     return rows
 
@@ -68,9 +68,10 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def markdown(rows: list[dict[str, Any]], reference: str, metric: str) -> str:
     """The table: metric, difference against the reference [95% interval], and the costs."""
+    gpu = any(r.get("gpu_peak_mb") is not None for r in rows)  # a column only where some arm ran on a GPU
     head = (f"| arm | runs | {metric} | − {reference} [95%] | trainable params | total params | train s | "
-            "train FLOPs (≈6ND) | infer ms/doc | saved MB | run s | peak RSS MB |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "train FLOPs (≈6ND) | infer ms/doc | saved MB | run s | peak RSS MB |" + (" GPU peak MB |" if gpu else "")
+            + "\n|" + "---|" * (13 if gpu else 12) + "\n")
     lines = []
     for r in rows:
         diff = "reference" if r["arm"] == reference else f"{r['difference']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
@@ -78,7 +79,8 @@ def markdown(rows: list[dict[str, Any]], reference: str, metric: str) -> str:
         mb = None if r["saved_bytes"] is None else r["saved_bytes"] / 2**20
         lines.append(f"| {r['arm']} | {r['runs']} | {_fmt(r[metric])} | {diff} | {_fmt(r['trainable_parameters'])} | "
                      f"{_fmt(r['parameters'])} | {_fmt(r['train_sec'], 1)} | {_fmt(r['train_flops'])} | {_fmt(ms, 2)} | "
-                     f"{_fmt(mb, 2)} | {_fmt(r['wall_sec'], 1)} | {_fmt(r['peak_rss_mb'], 0)} |")
+                     f"{_fmt(mb, 2)} | {_fmt(r['wall_sec'], 1)} | {_fmt(r['peak_rss_mb'], 0)} |"
+                     + (f" {_fmt(r.get('gpu_peak_mb'), 0)} |" if gpu else ""))
     return head + "\n".join(lines) + "\n"
 
 

@@ -49,3 +49,11 @@ def peak_flops(device: torch.device, setting: float = 0.0) -> float | None:
         name = torch.cuda.get_device_name(device)
         return next((peak for key, peak in GPU_PEAKS.items() if key in name), None)
     return None
+
+
+def gpu_peak_mb() -> float | None:
+    """The most GPU memory this process's tensors held (torch.cuda.max_memory_allocated, MiB), or None on CPU."""
+    if not torch.cuda.is_available():
+        return None
+    peak = torch.cuda.max_memory_allocated()
+    return round(peak / 2**20, 1) if peak else None

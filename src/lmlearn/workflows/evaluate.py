@@ -59,6 +59,7 @@ def run(cfg: Config) -> dict[str, Any]:
     from lmlearn.models.spec import resolve_model_dir
     from lmlearn.evaluation import harness, lm
     from lmlearn.evaluation.task import load_task
+    from lmlearn.engine.flops import gpu_peak_mb
     from lmlearn.io import atomic_write_json, atomic_write_text
 
     from lmlearn.data.locations import set_data_dir
@@ -90,6 +91,8 @@ def run(cfg: Config) -> dict[str, Any]:
               "model": str(folder), "adapter": cfg.adapter,
               "parameters": sum(p.numel() for p in model.model.parameters()),
               "results": results, "settings": config.to_dict(cfg)}
+    if (peak := gpu_peak_mb()) is not None:
+        report["gpu_peak_mb"] = peak
     if cfg.out:
         atomic_write_json(cfg.out, report)
         atomic_write_text(samples_path(cfg.out), "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
