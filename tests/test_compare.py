@@ -168,3 +168,20 @@ def test_gpu_peak_memory_is_recorded_on_a_gpu_and_gets_a_column_only_then(monkey
     lines = gpu.splitlines()
     assert lines[0].endswith("GPU peak MB |") and lines[2].endswith("| 3072 |")
     assert lines[0].count("|") == lines[1].count("|") == lines[2].count("|")
+
+
+def test_a_prediction_line_scores_itself_whatever_the_label_column_is_called(tmp_path):
+    """KorNLI's label column is gold_label: finetune's predictions carry acc, so `lmlearn paired` reads them."""
+    from types import SimpleNamespace
+
+    from lmlearn.evaluation.paired import read_scores
+    from lmlearn.tasks.classify import Classify
+
+    task = object.__new__(Classify)
+    task.cfg = SimpleNamespace(label_column="gold_label")
+    rows = [{"id": "a", "gold_label": "neutral"}, {"id": "b", "gold_label": "entailment"}]
+    lines = [task.record(r, p) for r, p in zip(rows, ["neutral", "contradiction"])]
+    assert [line["acc"] for line in lines] == [1.0, 0.0]
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert read_scores([str(path)], "acc").scores == [1.0, 0.0]

@@ -85,3 +85,9 @@ class Classify(Task):
         from lmlearn.tasks.metrics import classification_scores
 
         return classification_scores(predictions, [str(v) for v in ds[self.cfg.label_column]])
+
+    def record(self, row: dict[str, Any], prediction: Any) -> dict[str, Any]:
+        """The row, the prediction, and `acc` (1.0 when it is the row's label): each line scores itself whatever
+        the label column is called, so `lmlearn paired` and `compare` read KorNLI's gold_label as NSMC's label."""
+        correct = str(row.get(self.cfg.label_column)) == str(prediction)
+        return {**super().record(row, prediction), "acc": float(correct)}
