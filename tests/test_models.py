@@ -19,9 +19,12 @@ from lmlearn.models.factory import (
     lm_head_of,
     load_model,
     load_tokenizer,
+    non_embedding_parameters,
 )
 from lmlearn.models.presets import (
     FAMILIES,
+    LADDER,
+    LADDER_FAMILIES,
     build_config,
     parse_preset,
     preset_names,
@@ -117,7 +120,7 @@ def test_preset_sizes_at_vocab_8000():
         if row["size"] == "tiny":
             assert row["hidden"] <= 64 and row["layers"] == 2, name
             assert row["parameters"] < 1_000_000, name
-        else:
+        elif row["size"] == "small":
             assert 5_000_000 <= row["parameters"] <= 30_000_000, name
     assert 8_000_000 <= rows["gpt2-small"]["parameters"] <= 12_000_000
 
@@ -193,7 +196,34 @@ def test_parse_preset():
     assert parse_preset("deberta-v2-tiny") == ("deberta-v2", "tiny")
     for name in ("gpt2", "gpt2-huge", "gpt3-tiny", "./models/gpt2-tiny"):
         assert parse_preset(name) is None
-    assert len(preset_names()) == 2 * len(FAMILIES) == 24
+    assert parse_preset("gpt2-0.1m") == ("gpt2", "0.1m") and parse_preset("llama-30m") == ("llama", "30m")
+    assert parse_preset("t5-1m") is None  # the ladder is for gpt2, llama and bert
+    assert len(preset_names()) == 2 * len(FAMILIES) + len(LADDER_FAMILIES) * len(LADDER) == 48
+
+
+def test_size_ladder_spans_100x_in_non_embedding_parameters():
+    """Each ladder family: eight sizes, N growing at every rung, over 100x from first to last, every name
+    within 2x of its N (0.1m is about 100k), and FLOPs per token growing with N."""
+    rows = {row["name"]: row for row in describe_presets()}
+    for family in LADDER_FAMILIES:
+        ladder = [rows[f"{family}-{size}"] for size in LADDER]
+        ns = [row["non_embedding_parameters"] for row in ladder]
+        assert len(ns) >= 8 and ns == sorted(ns) and len(set(ns)) == len(ns), family
+        assert ns[-1] / ns[0] >= 100, family
+        for size, n in zip(LADDER, ns):
+            nominal = float(size[:-1]) * 1e6
+            assert nominal / 2 <= n <= nominal * 2, (family, size, n)
+        flops = [row["train_flops_per_token"] for row in ladder]
+        assert flops == sorted(flops) and all(f >= 6 * n for f, n in zip(flops, ns)), family
+
+
+def test_non_embedding_parameters_leave_out_the_tables(tokenizer):
+    model = load_model("gpt2-tiny", lm_head_of("gpt2"), tokenizer)
+    h = model.config.n_embd
+    embeddings = model.transformer.wte.weight.numel() + model.transformer.wpe.weight.numel()
+    assert non_embedding_parameters(model) == count_parameters(model)[1] - embeddings
+    # 12 h^2 per layer for the matrices, plus biases and layer norms
+    assert 12 * h * h * model.config.n_layer <= non_embedding_parameters(model) < 13 * h * h * model.config.n_layer
 
 
 def test_tokenizer_without_pad_or_bos(tokenizer):

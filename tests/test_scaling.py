@@ -3,6 +3,7 @@ parameters within 10%, with intervals that cover them; the compute-optimal split
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -64,3 +65,66 @@ def test_the_command_reads_a_csv_and_names_a_bad_line(tmp_path, capsys):
     path.write_text("params,tokens,loss\n1e6,1e8,2.5\n1e7,lots,2.1\n")
     assert cli.main(["scaling", "fit", "--points", str(path)]) != 0
     assert f"{path}:3: params, tokens and loss must be numbers" in capsys.readouterr().err
+
+
+def test_the_command_plots_the_fit(tmp_path):
+    pts = _points(seed=3)
+    path = tmp_path / "points.csv"
+    path.write_text("params,tokens,loss\n" + "".join(f"{n},{d},{l}\n" for n, d, l in zip(pts.params, pts.tokens,
+                                                                                           pts.loss)))
+    assert cli.main(["scaling", "fit", "--points", str(path), "--bootstrap", "0", "--plot",
+                     str(tmp_path / "fit.png")]) == 0
+    assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+SWEEP = ["scaling", "sweep", "--models", "gpt2-0.02m,gpt2-0.05m", "--tokens", "4096,8192", "--block-size", "32",
+         "--batch-size", "8", "--data", "builtin:corpus?docs=200", "--eval-data", "builtin:corpus?docs=30&seed=1",
+         "--eval-batches", "2", "--vocab-size", "400"]
+
+
+def _csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_sweep_is_ordinary_runs_that_resume(tmp_path, capsys):
+    """Each point is a pretrain run folder on one tokenizer and one held-out set, its N the preset's and its
+    learning rate Kaplan's rule; a rerun trains nothing; a point cut off mid-run resumes to the same loss."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lmlearn.models.factory import describe_presets
+    from lmlearn.scaling.sweep import kaplan_lr
+
+    out = tmp_path / "sweep"
+    assert cli.main([*SWEEP, "--out", str(out)]) == 0
+    rows = _csv(out / "points.csv")
+    sizes = {r["name"]: r["non_embedding_parameters"] for r in describe_presets()}
+    assert [(r["model"], int(r["tokens"])) for r in rows] == [
+        ("gpt2-0.02m", 4096), ("gpt2-0.02m", 8192), ("gpt2-0.05m", 4096), ("gpt2-0.05m", 8192)]
+    vocab = AutoTokenizer.from_pretrained(out / "tokenizer").get_vocab()
+    for r in rows:
+        run = out / r["run"]
+        assert int(r["params"]) == sizes[r["model"]] and float(r["lr"]) == pytest.approx(kaplan_lr(sizes[r["model"]]),
+                                                                                         rel=1e-3)
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["steps"] == int(r["tokens"]) // 256 and float(r["loss"]) == pytest.approx(summary["eval_loss"])
+        assert AutoTokenizer.from_pretrained(run / "model").get_vocab() == vocab
+        AutoModelForCausalLM.from_pretrained(run / "model")
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])  # more tokens, lower held-out loss
+    capsys.readouterr()
+
+    assert cli.main([*SWEEP, "--out", str(out)]) == 0  # nothing left to train
+    assert capsys.readouterr().out.count("(done before)") == 4 and _csv(out / "points.csv") == rows
+
+    # cut the last point off mid-run: its summary and model gone, only a checkpoint before its last step left
+    last = out / rows[-1]["run"]
+    (last / "summary.json").unlink()
+    shutil.rmtree(last / "model")
+    checkpoints = sorted((last / "checkpoints").iterdir())
+    for newer in checkpoints[1:]:
+        shutil.rmtree(newer)
+    assert int(checkpoints[0].name.split("-")[-1]) < 32
+    assert cli.main([*SWEEP, "--out", str(out)]) == 0
+    assert capsys.readouterr().out.count("(done before)") == 3
+    again = _csv(out / "points.csv")
+    assert float(again[-1]["loss"]) == pytest.approx(float(rows[-1]["loss"]), abs=1e-5)

@@ -32,6 +32,8 @@ COMMANDS = [
     (("tokenizer", "train"), "lmlearn.commands.tokenizer", "train a BPE, WordPiece or Unigram tokenizer"),
     (("flan", "build"), "lmlearn.commands.flan", "build FLAN-style instruction data with a held-out task cluster"),
     (("models",), "lmlearn.commands.models", "list the model presets"),
+    (("scaling", "sweep"), "lmlearn.commands.scaling_sweep",
+     "pre-train a grid of model sizes x token budgets for a scaling-law fit (resumable)"),
     (("scaling", "fit"), "lmlearn.commands.scaling", "fit a scaling law L(N, D) to measured runs, with intervals"),
     (("recipe", "run"), "lmlearn.commands.recipe", "run a multi-step recipe (translate → instruct → evaluate)"),
     (("tour",), "lmlearn.commands.tour", "run the learning-frameworks tour on built-in data"),

@@ -112,11 +112,15 @@ def parameter_counts(model: Any) -> tuple[int, int]:
 
 
 def parameter_summary(model: Any) -> dict[str, Any]:
-    """The summary.json fields every training command reports: total and trainable parameters, and
-    the trainable share in percent."""
+    """The summary.json fields every training command reports: total and trainable parameters, the
+    trainable share in percent, and the model's non-embedding parameters (the N of scaling laws)."""
+    from lmlearn.models.factory import non_embedding_parameters
+
     trainable, total = parameter_counts(model)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return {"parameters": total, "trainable_parameters": trainable,
-            "trainable_percent": round(100 * trainable / max(total, 1), 4)}
+            "trainable_percent": round(100 * trainable / max(total, 1), 4),
+            "non_embedding_parameters": non_embedding_parameters(base)}
 
 
 def save_adapter(model: Any, tokenizer: Any, path: str | Path, base: str | Path | None = None) -> Path:

@@ -19,9 +19,13 @@ def main(cfg: Config) -> int:
     from lmlearn.models.factory import describe_presets
 
     rows = [r for r in describe_presets() if cfg.family in (None, r["family"])]
-    print(f"{'preset':<20} {'hidden':>6} {'layers':>6} {'heads':>5} {'params (vocab 8000)':>20}")
+    # N (non-embedding parameters) and training FLOPs per token are what scaling laws are stated in
+    print(f"{'preset':<18} {'hidden':>6} {'layers':>6} {'heads':>5} {'params (vocab 8000)':>20} "
+          f"{'non-embedding N':>16} {'train FLOP/token':>17}")
     for r in rows:
         layers = f"{r['layers']}+{r['decoder_layers']}" if r["decoder_layers"] else str(r["layers"])
-        print(f"{r['name']:<20} {r['hidden']:>6} {layers:>6} {r['heads']:>5} {r['parameters']:>20,}")
+        print(f"{r['name']:<18} {r['hidden']:>6} {layers:>6} {r['heads']:>5} {r['parameters']:>20,} "
+              f"{r['non_embedding_parameters']:>16,} {r['train_flops_per_token']:>17.3g}")
+    print("train FLOP/token = 6N + 6 * layers * 512 * hidden (Kaplan et al. 2020; attention over a 512-token context)")
     print("Any local Hugging Face model folder works too: --model PATH")
     return 0

@@ -26,6 +26,7 @@ class Config:
     compute: str = option("", "FLOP budgets (comma-separated, e.g. 1e18,1e21) to split compute-optimally (form nd)")
     seed: int = option(0, "seed of the resampling")
     out: str = option("", "write the fit to this .json file")
+    plot: str = option("", "draw the points and the fit into this .png (loss vs N per budget, loss vs compute)")
 
 
 def read_points(cfg: Config) -> Any:
@@ -72,7 +73,8 @@ def fit(cfg: Config) -> dict[str, Any]:
     """Fit, add the compute-optimal splits, write --out."""
     from lmlearn.scaling.fit import compute_optimal, fit_law
 
-    result = fit_law(read_points(cfg), cfg.form, cfg.bootstrap, cfg.level, cfg.seed)
+    points = read_points(cfg)
+    result = fit_law(points, cfg.form, cfg.bootstrap, cfg.level, cfg.seed)
     budgets = []
     for text in (t for t in cfg.compute.split(",") if t.strip()):
         try:
@@ -84,6 +86,10 @@ def fit(cfg: Config) -> dict[str, Any]:
         from lmlearn.io import atomic_write_text
 
         atomic_write_text(cfg.out, json.dumps(result, indent=2) + "\n")
+    if cfg.plot:
+        from lmlearn.scaling.plot import plot_fit
+
+        plot_fit(points, result, cfg.plot)
     return result
 
 

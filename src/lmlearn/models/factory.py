@@ -36,6 +36,7 @@ from lmlearn.families import (
 from lmlearn.models.presets import (
     DESCRIBE_VOCAB,
     FAMILIES,
+    MAX_POSITIONS,
     SpecialIds,
     build_config,
     parse_preset,
@@ -96,6 +97,23 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts; tied weights are counted once."""
     params = list(model.parameters())
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def non_embedding_parameters(model: torch.nn.Module) -> int:
+    """Kaplan et al.'s N: every parameter but the token, position and segment embedding tables (an untied
+    output embedding too), the count scaling laws are stated in."""
+    tables = {id(p): p.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding)
+              for p in m.parameters(recurse=False)}
+    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if output is not None and getattr(output, "weight", None) is not None:
+        tables.setdefault(id(output.weight), output.weight.numel())
+    return sum(p.numel() for p in model.parameters()) - sum(tables.values())
+
+
+def train_flops_per_token(non_embedding: int, layers: int, context: int, hidden: int) -> int:
+    """Training FLOPs per token: 6N for the weights and 6 * layers * context * hidden for attention over the
+    context (Kaplan et al. 2020, Table 1: forward 2N + 2 n_layer n_ctx d_attn, backward twice that)."""
+    return 6 * non_embedding + 6 * layers * context * hidden
 
 
 @contextlib.contextmanager
@@ -221,7 +239,8 @@ def save_model(model: Any, tokenizer: Any, path: str | Path) -> Path:
 
 
 def describe_presets() -> list[dict]:
-    """One row per preset: name, family, size, hidden, layers, heads and parameters at vocab 8000."""
+    """One row per preset: name, family, size, hidden, layers, heads, parameters and non-embedding parameters
+    at vocab 8000, and training FLOPs per token at a 512-token context."""
     rows = []
     for name in preset_names():
         family, size = parse_preset(name)
@@ -234,5 +253,9 @@ def describe_presets() -> list[dict]:
             "layers": config.num_hidden_layers,
             "decoder_layers": getattr(config, "decoder_layers", getattr(config, "num_decoder_layers", 0)),
             "heads": config.num_attention_heads, "parameters": count_parameters(model)[1],
+            "non_embedding_parameters": non_embedding_parameters(model),
         })
+        decoder = rows[-1]["decoder_layers"] or 0
+        rows[-1]["train_flops_per_token"] = train_flops_per_token(
+            rows[-1]["non_embedding_parameters"], config.num_hidden_layers + decoder, MAX_POSITIONS, config.hidden_size)
     return rows

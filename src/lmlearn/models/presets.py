@@ -1,4 +1,5 @@
-"""Named model presets: twelve architecture families at two sizes, as transformers configs."""
+"""Named model presets: twelve architecture families at two sizes, and a size ladder of eight sizes for the
+families scaling laws are usually measured on, as transformers configs."""
 
 from __future__ import annotations
 
@@ -46,6 +47,21 @@ SHAPES = {
     "tiny": Shape(hidden=64, layers=2, heads=4, ffn=256),
     "small": Shape(hidden=256, layers=10, heads=4, ffn=1024),
 }
+# The size ladder (`lmlearn scaling sweep`): eight sizes named by their approximate non-embedding parameters
+# (Kaplan et al.'s N, 12 * layers * hidden^2 for GPT-2), 0.02M to 30M, over 1,000x. Width grows with depth at
+# hidden/layers between 16 and 40 (Kaplan et al. find the loss flat in that ratio over a wide range), heads
+# of 16 dimensions below 128 wide and 32 from there.
+LADDER = {
+    "0.02m": Shape(hidden=32, layers=2, heads=2, ffn=128),
+    "0.05m": Shape(hidden=48, layers=2, heads=3, ffn=192),
+    "0.1m": Shape(hidden=64, layers=2, heads=4, ffn=256),
+    "0.3m": Shape(hidden=96, layers=3, heads=6, ffn=384),
+    "1m": Shape(hidden=128, layers=5, heads=4, ffn=512),
+    "3m": Shape(hidden=192, layers=7, heads=6, ffn=768),
+    "10m": Shape(hidden=320, layers=8, heads=10, ffn=1280),
+    "30m": Shape(hidden=448, layers=12, heads=14, ffn=1792),
+}
+LADDER_FAMILIES = ("gpt2", "llama", "bert")
 # ALBERT shares one layer across the stack, so width rather than depth buys parameters: 640 wide
 # lands in the 5-30M band of the other small presets, and 6 deep keeps its compute within reach of a CPU.
 SHAPE_OVERRIDES = {("albert", "small"): Shape(hidden=640, layers=6, heads=10, ffn=2560)}
@@ -196,15 +212,20 @@ BUILDERS: dict[str, Callable[[Shape, SpecialIds], PreTrainedConfig]] = {
 REQUIRED_TOKENS = {"roberta": ("pad",), "bart": ("pad", "eos"), "t5": ("pad", "eos")}
 
 
+def sizes_of(family: str) -> tuple[str, ...]:
+    """The sizes a family's presets come in: tiny and small, and the ladder for gpt2, llama and bert."""
+    return SIZES + (tuple(LADDER) if family in LADDER_FAMILIES else ())
+
+
 def preset_names() -> list[str]:
     """All preset names, family by family."""
-    return [f"{family}-{size}" for family in FAMILIES for size in SIZES]
+    return [f"{family}-{size}" for family in FAMILIES for size in sizes_of(family)]
 
 
 def parse_preset(name: str) -> tuple[str, str] | None:
     """Split a preset name into (family, size), or None if it is not a preset."""
     family, _, size = name.rpartition("-")
-    return (family, size) if family in FAMILIES and size in SIZES else None
+    return (family, size) if family in FAMILIES and size in sizes_of(family) else None
 
 
 def _parse_or_raise(name: str) -> tuple[str, str]:
@@ -222,7 +243,8 @@ def _first(*ids: int | None) -> int | None:
 
 def preset_config(family: str, size: str, ids: SpecialIds) -> PreTrainedConfig:
     """The config of preset family-size with the given vocabulary size and special ids."""
-    return BUILDERS[family](SHAPE_OVERRIDES.get((family, size), SHAPES[size]), ids)
+    shape = SHAPE_OVERRIDES.get((family, size)) or SHAPES.get(size) or LADDER[size]
+    return BUILDERS[family](shape, ids)
 
 
 def build_config(name: str, tokenizer) -> PreTrainedConfig:
