@@ -233,3 +233,23 @@ def test_tinybert_task_stages_run_in_turn_on_a_finetuned_classifier(classifier, 
     assert all("pred" in r for r in rows) and rows[-1]["pred"] < rows[0]["pred"]
     assert summary["student_accuracy"] is not None and summary["size_ratio"] < 1
     assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "pred" / "model").config.num_hidden_layers == 1
+
+
+def test_task_distillation_samples_the_labelled_rows_finetune_samples(classifier, tmp_path):
+    """--train-examples N draws the same N rows with --seed in distill as in finetune (the comparison harness
+    pairs a distilled arm with fine-tuned ones at one labelled-set size); a language model refuses it."""
+    from lmlearn.data.sources import load_source
+    from lmlearn.driver import labelled_sample
+
+    rows = load_source(CLASSIFY_DATA, required=["text"])
+    first, again = labelled_sample(rows, 40, 3), labelled_sample(rows, 40, 3)
+    assert first["text"] == again["text"] and first["text"] != labelled_sample(rows, 40, 4)["text"]
+    summary, _ = _distill(classifier, tmp_path / "kd", "--method", "distilbert", "--task", "classify", "--data",
+                          CLASSIFY_DATA, "--eval-data", CLASSIFY_TEST, "--train-examples", "40", "--seed", "3",
+                          "--max-steps", "5", "--block-size", "128")
+    assert summary["train_examples"] == 40
+    from lmlearn.workflows.distill import DistillConfig, run
+
+    with pytest.raises(LmlearnError, match="goes with --task"):
+        run(DistillConfig(teacher=str(classifier), data=CLASSIFY_DATA, train_examples=40,
+                          out=str(tmp_path / "lm")))

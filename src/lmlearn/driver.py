@@ -200,6 +200,16 @@ def text_splits(cfg: Any, report: Any) -> tuple[Any, Any]:
     return parts["train"], parts["test"]
 
 
+def labelled_sample(rows: Any, n: int, seed: int) -> Any:
+    """`n` of the training rows drawn with `seed` (0: all of them), for learning curves over labelled-set
+    sizes; the same seed draws the same rows in finetune and distill, so their arms see the same labels."""
+    if not n:
+        return rows
+    if n > len(rows):
+        raise LmlearnError(f"--train-examples {n}: the training data has only {len(rows)} rows")
+    return rows.shuffle(seed=seed).select(range(n))
+
+
 def has_checkpoint(out: str | Path) -> bool:
     """Whether `out` holds a complete checkpoint to resume from."""
     return bool(list_checkpoints(Path(out) / "checkpoints"))

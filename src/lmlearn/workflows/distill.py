@@ -19,6 +19,8 @@ class _DistillBase(TrainSettings, DataSettings):
     student: str = option("", "a preset or folder for the student; empty: the teacher with --layers of its layers")
     task: str = option("", "distil a fine-tuned task model (classify, pair, tag) instead of a language model; "
                            "its data, columns and labels as in `lmlearn finetune`")
+    train_examples: int = option(0, "--task: distil on a sample of this many labelled rows, drawn with --seed as "
+                                    "`lmlearn finetune --train-examples` draws them (0: all)", range=">=0")
     out: str = option("runs/distill", "output folder")
 
 
@@ -81,6 +83,9 @@ def _run_lm(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, Any]
     from lmlearn.models.factory import load_model
     from lmlearn.driver import text_splits
 
+    if cfg.train_examples:
+        raise LmlearnError("--train-examples samples labelled rows: it goes with --task (a language model distils "
+                           "on all of --data)")
     method_class = get_method(cfg.method)
     if family not in method_class.families:
         raise LmlearnError(f"--method {cfg.method} distils {', '.join(method_class.families)} models; "
@@ -101,6 +106,7 @@ def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, An
     """Task distillation: the task reads rows and labels, the teacher is its fine-tuned classifier."""
     from lmlearn.data.sources import ReadReport
     from lmlearn.distill import get_task_method
+    from lmlearn.driver import labelled_sample
     from lmlearn.distill.task import TASKS
     from lmlearn.errors import LmlearnError
     from lmlearn.models.factory import load_model
@@ -118,6 +124,7 @@ def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, An
 
     def read() -> tuple[Any, Any]:
         train_ds, eval_ds = task.read_splits(report)
+        train_ds = labelled_sample(train_ds, cfg.train_examples, cfg.seed)
         task.fit(train_ds)
         labels, mine = getattr(teacher.config, "id2label", None), task.model_config().get("id2label")
         if mine is not None and labels is not None and {int(k): v for k, v in labels.items()} != mine:
@@ -170,6 +177,7 @@ def _distil(cfg: Any, given: Any, family: str, method: Any, teacher: Any, read: 
         "size_ratio": round(student_params / teacher_params, 4),
         "teacher_tokens_per_sec": round(speed_teacher), "student_tokens_per_sec": round(speed_student),
         "speedup": round(speed_student / speed_teacher, 3),
+        "train_examples": len(train_examples),
         "steps": result.step, "tokens_seen": result.tokens_seen, "final_train_loss": result.train_loss,
         "initial_eval_loss": result.initial_eval_loss, "eval_loss": result.eval_loss,
         **{f"eval_{k}": v for k, v in result.eval_metrics.items()},

@@ -80,16 +80,13 @@ def _check_modes(cfg: Any, init: str) -> None:
 
 def _read(task: Any, cfg: Any, report: Any) -> tuple[Any, Any, Any]:
     """Training, validation (None without --validation-fraction) and test rows."""
-    from lmlearn.errors import LmlearnError
+    from lmlearn.driver import labelled_sample
 
     if cfg.mixture:
         train_ds, eval_ds = task.read_mixture(report=report)
     else:
         train_ds, eval_ds = task.read_splits(report)
-    if cfg.train_examples:
-        if cfg.train_examples > len(train_ds):
-            raise LmlearnError(f"--train-examples {cfg.train_examples}: the training data has only {len(train_ds)} rows")
-        train_ds = train_ds.shuffle(seed=cfg.seed).select(range(cfg.train_examples))
+    train_ds = labelled_sample(train_ds, cfg.train_examples, cfg.seed)
     if not cfg.validation_fraction:
         return train_ds, None, eval_ds
     parts = train_ds.train_test_split(test_size=cfg.validation_fraction, seed=cfg.seed)
