@@ -110,11 +110,12 @@ def run_point(point: Point, out: Path, lr: float, warmup: int, base: dict[str, A
     """Train one point (or resume it) with `train` (the pretrain workflow); return its summary."""
     from lmlearn.workflows.pretrain import PretrainConfig
 
-    if state(out) == "done":
+    now = state(out)
+    if now == "done":
         return json.loads((out / "summary.json").read_text())
     cfg = PretrainConfig(**{**base, "model": point.model, "max_steps": point.steps, "lr": lr,
-                            "warmup_steps": warmup, "out": str(out), "resume": state(out) == "partial",
-                            "overwrite": state(out) == "new"})
+                            "warmup_steps": warmup, "out": str(out), "resume": now == "partial",
+                            "overwrite": now == "new"})
     return train(cfg)
 
 
