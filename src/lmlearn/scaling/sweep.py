@@ -98,11 +98,12 @@ def grid(models: list[str], budgets: list[int], tokens_per_step: int) -> list[Po
 
 
 def state(out: Path) -> str:
-    """'done' (a summary), 'partial' (checkpoints to resume from) or 'new'."""
+    """'done' (a summary), 'partial' (a complete checkpoint to resume from) or 'new'."""
+    from lmlearn.driver import has_checkpoint
+
     if (out / "summary.json").is_file():
         return "done"
-    checkpoints = out / "checkpoints"
-    return "partial" if checkpoints.is_dir() and any(checkpoints.iterdir()) else "new"
+    return "partial" if has_checkpoint(out) else "new"
 
 
 def run_point(point: Point, out: Path, lr: float, warmup: int, base: dict[str, Any],
