@@ -247,15 +247,15 @@ def describe_presets() -> list[dict]:
         config = preset_config(family, size, SpecialIds(DESCRIBE_VOCAB, pad=0, bos=1, eos=2))
         with torch.device("meta"):  # shapes only: no memory, no init
             model = build_model(config, lm_head_of(family))
+        # encoder-decoders: layers is the encoder's depth and decoder_layers the decoder's
+        decoder = getattr(config, "decoder_layers", getattr(config, "num_decoder_layers", 0))
+        n = non_embedding_parameters(model)
         rows.append({
             "name": name, "family": family, "size": size, "hidden": config.hidden_size,
-            # encoder-decoders: layers is the encoder's depth and decoder_layers the decoder's
-            "layers": config.num_hidden_layers,
-            "decoder_layers": getattr(config, "decoder_layers", getattr(config, "num_decoder_layers", 0)),
+            "layers": config.num_hidden_layers, "decoder_layers": decoder,
             "heads": config.num_attention_heads, "parameters": count_parameters(model)[1],
-            "non_embedding_parameters": non_embedding_parameters(model),
+            "non_embedding_parameters": n,
+            "train_flops_per_token": train_flops_per_token(n, config.num_hidden_layers + (decoder or 0),
+                                                           MAX_POSITIONS, config.hidden_size),
         })
-        decoder = rows[-1]["decoder_layers"] or 0
-        rows[-1]["train_flops_per_token"] = train_flops_per_token(
-            rows[-1]["non_embedding_parameters"], config.num_hidden_layers + decoder, MAX_POSITIONS, config.hidden_size)
     return rows
