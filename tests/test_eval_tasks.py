@@ -1,4 +1,4 @@
-"""The shipped NSMC and KorNLI task files on the shared data, and the tour's in-context-learning stage."""
+"""The shipped NSMC and KorNLI task files on the shared data."""
 
 import json
 from pathlib import Path
@@ -7,10 +7,7 @@ import pytest
 
 from lmlearn import cli
 from lmlearn.workflows.pretrain import PretrainConfig, run as pretrain
-from lmlearn.errors import LmlearnError
 from lmlearn.evaluation.task import load_task
-from lmlearn.tour import StageResult, TourContext
-from lmlearn.tour.icl import SHOTS, TASKS as ICL_TASKS, stage as icl_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -47,34 +44,3 @@ def test_shared_task_loads_and_runs(name, n_test, n_fewshot, choices, clm_out, t
     assert code == 0, capsys.readouterr().err
     for res in json.loads(out.read_text())["results"].values():
         assert res["n"] == 10 and 0 <= res["acc"] <= 1
-
-
-def test_icl_stage_reports_the_most_shots_against_zero_shot_per_language(clm_out):
-    ctx = TourContext(out=clm_out.parent, steps=3, seed=0, progress=False)
-    result = icl_stage(ctx)
-    assert isinstance(result, StageResult) and result.name == "icl" and result.plots[0].is_file()
-    for row, cmp, name in zip(result.rows, result.comparisons, ICL_TASKS, strict=True):
-        zero, top = (result.data["results"][f"{name}/{k}"]["acc"] for k in (0, SHOTS[-1]))
-        assert (row["before"], row["after"], row["metric"]) == (zero, top, f"{name} accuracy")
-        assert (cmp["a"], cmp["b"]) == pytest.approx((zero, top))
-    assert "8-shot" in result.html
-
-
-def test_eight_demonstrations_fit_in_the_positions_the_tour_trains():
-    from lmlearn.data.sources import _load_builtin
-    from lmlearn.evaluation.prompts import fewshot_contexts
-    from lmlearn.tokenization import train_tokenizer
-    from lmlearn.tour import clm
-
-    tokenizer = train_tokenizer(_load_builtin(clm.DATA)["text"], "gpt2", vocab_size=clm.VOCAB)
-    for task_name in ICL_TASKS:
-        task = load_task(task_name)
-        contexts = fewshot_contexts(task, task.test_docs, SHOTS[-1])
-        longest = max(len(tokenizer(c + task.target_delimiter + choice).input_ids)
-                      for c, doc in zip(contexts, task.test_docs) for choice in task.choices(doc))
-        assert longest <= clm.BLOCK, (task_name, longest)
-
-
-def test_icl_stage_without_the_clm_model_says_what_to_run(tmp_path):
-    with pytest.raises(LmlearnError, match="run it after lmlearn.tour.clm:stage"):
-        icl_stage(TourContext(out=tmp_path, steps=3, seed=0, progress=False))

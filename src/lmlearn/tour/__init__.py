@@ -14,7 +14,7 @@ from lmlearn.registry import import_spec
 
 STAGES = [
     "lmlearn.tour.clm:stage",
-    "lmlearn.tour.icl:stage",  # reads the model the clm stage saved
+    "lmlearn.tour.icl:stage",  # pre-trains its own small model on word lists
     "lmlearn.tour.instruct:stage",  # tunes the model the clm stage saved
     "lmlearn.tour.encoders:stage",
     "lmlearn.tour.transfer:stage",  # fine-tunes the encoders stage's models

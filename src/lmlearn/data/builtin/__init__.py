@@ -17,7 +17,7 @@ Generator = Callable[..., list[dict]]
 
 # Imported on first use, so that registering stays a side effect of the generator's own module
 # and importing lmlearn does not build any data.
-_GENERATOR_MODULES = ("corpus", "sorting", "tasks.sentiment", "tasks.nli", "tasks.paraphrase", "tasks.topic", "tasks.math",
+_GENERATOR_MODULES = ("corpus", "sorting", "word_lists", "tasks.sentiment", "tasks.nli", "tasks.paraphrase", "tasks.topic", "tasks.math",
                       "tasks.strings", "tasks.closed_qa", "tasks.word_translation", "tasks.ner", "tasks.squad", "tasks.similarity",
                       "openings")
 _REGISTRY: dict[str, Generator] = {}
