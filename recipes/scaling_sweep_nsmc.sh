@@ -16,5 +16,5 @@ $LMLEARN scaling sweep --models gpt2-0.02m,gpt2-0.05m,gpt2-0.1m,gpt2-0.3m,gpt2-1
   --eval-batches 30 --block-size 128 --batch-size 16 --vocab-size 4000 --out "$OUT"
 for form in nd n d; do
   $LMLEARN scaling fit --points "$OUT/points.csv" --form $form --bootstrap 200 \
-    $([ $form = nd ] && echo "--compute 1e15,1e18 --plot $OUT/fit.png") --out "$OUT/fit-$form.json"
+    $([ $form = nd ] && echo "--compute 1e15,1e18 --plot $OUT/fit.png --report $OUT/report.html") --out "$OUT/fit-$form.json"
 done

@@ -3,6 +3,7 @@ parameters within 10%, with intervals that cover them; the compute-optimal split
 
 import csv
 import json
+import re
 import shutil
 
 import numpy as np
@@ -75,6 +76,15 @@ def test_the_command_plots_the_fit(tmp_path):
     assert cli.main(["scaling", "fit", "--points", str(path), "--bootstrap", "0", "--plot",
                      str(tmp_path / "fit.png")]) == 0
     assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = tmp_path / "report" / "scaling.html"
+    page.parent.mkdir()
+    assert cli.main(["scaling", "fit", "--points", str(path), "--bootstrap", "5", "--compute", "1e21",
+                     "--report", str(page)]) == 0
+    text = page.read_text()
+    image = re.search(r'<img src="([^"]+)"', text).group(1)
+    assert (page.parent / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the figure the page names is there
+    assert text.count("<tr>") == 1 + 5 + 2 + 1 + len(pts.loss)  # 5 parameters, 1 budget, every point
+    assert "Chinchilla α 0.34" in text and "tokens per parameter" in text
 
 
 SWEEP = ["scaling", "sweep", "--models", "gpt2-0.02m,gpt2-0.05m", "--tokens", "4096,8192", "--block-size", "32",

@@ -27,6 +27,8 @@ class Config:
     seed: int = option(0, "seed of the resampling")
     out: str = option("", "write the fit to this .json file")
     plot: str = option("", "draw the points and the fit into this .png (loss vs N per budget, loss vs compute)")
+    report: str = option("", "write an HTML report here: the law with its intervals beside the published exponents, "
+                             "the compute-optimal splits, every point against the fit, and the figure (beside it)")
 
 
 def read_points(cfg: Config) -> Any:
@@ -86,10 +88,26 @@ def fit(cfg: Config) -> dict[str, Any]:
         from lmlearn.io import atomic_write_text
 
         atomic_write_text(cfg.out, json.dumps(result, indent=2) + "\n")
-    if cfg.plot:
+    png = Path(cfg.plot) if cfg.plot else Path(cfg.report).with_suffix(".png") if cfg.report else None
+    if png is not None:
         from lmlearn.scaling.plot import plot_fit
 
-        plot_fit(points, result, cfg.plot)
+        plot_fit(points, result, png)
+    if cfg.report:
+        import shlex
+        import sys
+
+        from lmlearn.io import atomic_write_text
+        from lmlearn.scaling.report import html_report
+
+        report = Path(cfg.report)
+        if png.resolve().parent != report.resolve().parent:  # the page names its figure: keep them side by side
+            import shutil
+
+            shutil.copyfile(png, report.with_suffix(".png"))
+            png = report.with_suffix(".png")
+        command = shlex.join(["lmlearn", *sys.argv[1:]]) if sys.argv[1:2] == ["scaling"] else "lmlearn scaling fit"
+        atomic_write_text(report, html_report(points, result, png, command))
     return result
 
 
