@@ -46,20 +46,27 @@ def gen(out: str, docs: int = 6000, pool: int = 2) -> None:
 
 
 def probe(model_dir: str, pool: int = 2) -> dict:
+    rng, world = random.Random(123), make_world(0)
+    docs = [document(rng, world, pool, "en" if d % 2 == 0 else "ko") for d in range(60)]
+    return probe_documents(model_dir, docs, f" {ARROW} ")
+
+
+def probe_documents(model_dir: str, docs: list[str], sep: str) -> dict:
+    """At every `key SEP name` line after each document's header, the document's right name scored against
+    its other one, split into keys seen earlier in the document, new keys, and each name's first line."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    rng, world = random.Random(123), make_world(0)
     stats = {"seen": [0, 0], "new": [0, 0], "first_of_group": [0, 0]}
-    for d in range(60):
-        lines = document(rng, world, pool, "en" if d % 2 == 0 else "ko").split("\n")
-        names = sorted({line.rsplit(f" {ARROW} ", 1)[1] for line in lines[1:]})
+    for doc in docs:
+        lines = doc.split("\n")
+        names = sorted({line.rsplit(sep, 1)[1] for line in lines[1:]})
         seen, used, prefix = set(), set(), lines[0]
         for line in lines[1:]:
-            sentence, name = line.rsplit(f" {ARROW} ", 1)
-            context = f"{prefix}\n{sentence} {ARROW}"
+            key, name = line.rsplit(sep, 1)
+            context = f"{prefix}\n{key}{sep.rstrip()}"
             n_context = len(tok(context).input_ids)
             scores = []
             for candidate in names:
@@ -67,10 +74,10 @@ def probe(model_dir: str, pool: int = 2) -> dict:
                 with torch.no_grad():
                     logp = model(ids).logits.log_softmax(-1)
                 scores.append(sum(logp[0, i - 1, ids[0, i]].item() for i in range(n_context, ids.shape[1])))
-            key = "seen" if sentence in seen else ("first_of_group" if name not in used else "new")
-            stats[key][0] += names[scores.index(max(scores))] == name
-            stats[key][1] += 1
-            seen.add(sentence)
+            kind = "seen" if key in seen else ("first_of_group" if name not in used else "new")
+            stats[kind][0] += names[scores.index(max(scores))] == name
+            stats[kind][1] += 1
+            seen.add(key)
             used.add(name)
             prefix = f"{prefix}\n{line}"
     return {k: {"accuracy": round(a / b, 3) if b else None, "lines": b} for k, (a, b) in stats.items()}

@@ -53,34 +53,10 @@ def drills(out: str, sep: str = ARROW, docs: int = 8000) -> None:
 
 
 def probe(model_dir: str, sep: str = ARROW) -> dict:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from icl_bursty_probe import probe_documents  # this folder's other probe: the same scoring
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     rng, world = random.Random(77), make_world(0)
-    stats = {"seen": [0, 0], "new_word": [0, 0], "first_of_group": [0, 0]}
-    for d in range(80):
-        lines = drill(rng, world, "en" if d % 2 == 0 else "ko", sep).split("\n")
-        names = sorted({x.rsplit(sep, 1)[1] for x in lines[1:]})
-        seen, used, prefix = set(), set(), lines[0]
-        for x in lines[1:]:
-            word, name = x.rsplit(sep, 1)
-            context = f"{prefix}\n{word}{sep.rstrip()}"
-            n = len(tok(context).input_ids)
-            scores = []
-            for candidate in names:
-                ids = tok(f"{context} {candidate}", return_tensors="pt").input_ids
-                with torch.no_grad():
-                    logp = model(ids).logits.log_softmax(-1)
-                scores.append(sum(logp[0, i - 1, ids[0, i]].item() for i in range(n, ids.shape[1])))
-            key = "seen" if word in seen else ("first_of_group" if name not in used else "new_word")
-            stats[key][0] += names[scores.index(max(scores))] == name
-            stats[key][1] += 1
-            seen.add(word)
-            used.add(name)
-            prefix = f"{prefix}\n{x}"
-    return {k: {"accuracy": round(a / b, 3) if b else None, "lines": b} for k, (a, b) in stats.items()}
+    return probe_documents(model_dir, [drill(rng, world, "en" if d % 2 == 0 else "ko", sep) for d in range(80)], sep)
 
 
 if __name__ == "__main__":
