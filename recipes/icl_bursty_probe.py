@@ -1,7 +1,7 @@
 """In-context learning probe of issue 14 (docs/results.md, "What is still not shown", in-context learning (4)).
 
   python recipes/icl_bursty_probe.py gen OUT.jsonl [DOCS] [POOL]   # bursty sorting documents to pre-train on
-  lmlearn pretrain --objective clm --model gpt2-tiny --data OUT.jsonl --vocab-size 4000 --block-size 256 \\
+  lmlearn pretrain --objective clm --model preset:gpt2-tiny --data OUT.jsonl --vocab-size 4000 --block-size 256 \\
       --batch-size 16 --max-steps 3000 --lr 2e-3 --warmup-steps 100 --save-every 500 --out RUN
   python recipes/icl_bursty_probe.py probe RUN/model [POOL]        # does it copy the group of a repeated line?
 

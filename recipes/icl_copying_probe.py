@@ -3,7 +3,7 @@ within a document, and does it copy a document's own word -> group mapping?
 
   python recipes/icl_copying_probe.py repeats OUT.jsonl        # 12 random world nouns, then the same 12 again
   python recipes/icl_copying_probe.py drills OUT.jsonl [SEP]   # word-sorting drills, `word SEP group` lines
-  lmlearn pretrain --objective clm --model llama-tiny --data OUT.jsonl --vocab-size 4000 --block-size 128 \\
+  lmlearn pretrain --objective clm --model preset:llama-tiny --data OUT.jsonl --vocab-size 4000 --block-size 128 \\
       --batch-size 16 --max-steps 600 --lr 4e-3 --warmup-steps 50 --out RUN
   python recipes/icl_copying_probe.py probe RUN/model [SEP]    # the drills' group, by whether the word came before
 

@@ -11,7 +11,7 @@ mkdir -p "$OUT/data"
 head -n 200000 "$DATA" > "$OUT/data/train.txt"
 tail -n 3000 "$DATA" > "$OUT/data/heldout.txt"
 LMLEARN=${LMLEARN:-lmlearn}
-$LMLEARN scaling sweep --models gpt2-0.02m,gpt2-0.05m,gpt2-0.1m,gpt2-0.3m,gpt2-1m,gpt2-3m \
+$LMLEARN scaling sweep --models preset:gpt2-0.02m,preset:gpt2-0.05m,preset:gpt2-0.1m,preset:gpt2-0.3m,preset:gpt2-1m,preset:gpt2-3m \
   --tokens 5e5,1e6,2e6 --data "$OUT/data/train.txt" --eval-data "$OUT/data/heldout.txt" \
   --eval-batches 30 --block-size 128 --batch-size 16 --vocab-size 4000 --out "$OUT"
 for form in nd n d; do

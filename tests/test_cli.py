@@ -72,7 +72,28 @@ def test_models_lists_every_family(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     for name in ["gpt2-tiny", "llama-small", "gpt-neox-tiny", "bert-small", "t5-tiny", "deberta-v2-small"]:
-        assert name in out
+        assert f"\npreset:{name} " in out  # listed under the name that cannot shadow a Hub id
+
+
+def test_a_preset_is_named_with_its_prefix_and_a_bare_name_gets_one_note(tmp_path, capsys, monkeypatch):
+    from lmlearn import cli
+    from lmlearn.models.spec import HUB_ID, resolve_model
+
+    prefixed, bare = resolve_model("preset:t5-small"), resolve_model("t5-small")
+    assert (prefixed.kind, prefixed.family) == (bare.kind, bare.family) == ("preset", "t5")
+    assert not HUB_ID.match("preset:t5-small") and HUB_ID.match("google-t5/t5-small")
+    monkeypatch.setattr(cli, "_noted", set())
+    args = ["pretrain", "--data", "builtin:corpus?docs=60", "--block-size", "32", "--batch-size", "4",
+            "--max-steps", "1", "--eval-every", "0", "--no-progress", "--overwrite"]
+    assert main([*args, "--model", "preset:gpt2-tiny", "--out", str(tmp_path / "a")]) == 0
+    assert "deprecated" not in capsys.readouterr().err
+    for out in ("b", "c"):
+        assert main([*args, "--model", "gpt2-tiny", "--out", str(tmp_path / out)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "deprecated" in line]
+    assert notes == ["lmlearn: note: --model gpt2-tiny: bare preset names are deprecated and will mean a Hub model "
+                     "in the next release; write preset:gpt2-tiny"]  # once per name, not per run
+    assert main(["pretrain", "--model", "preset:gpt2-tinyy", "--out", str(tmp_path / "d")]) != 0
+    assert "did you mean preset:gpt2-tiny" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -83,6 +83,23 @@ def _quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
 
 
+# The settings that name models; a bare preset name in one gets a note, once per name and process.
+_MODEL_SETTINGS = ("model", "models", "teacher", "student")
+_noted: set[str] = set()
+
+
+def _note_bare_presets(cfg: object) -> None:
+    from lmlearn.models.presets import PREFIX, bare_preset_names
+
+    for setting in _MODEL_SETTINGS:
+        value = getattr(cfg, setting, None)
+        for name in bare_preset_names(value) if isinstance(value, str) else []:
+            if name not in _noted:
+                _noted.add(name)
+                print(f"lmlearn: note: --{setting} {name}: bare preset names are deprecated and will mean a Hub "
+                      f"model in the next release; write {PREFIX}{name}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -93,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_libraries()
     try:
         cfg = config.from_args(module.Config, args)
+        _note_bare_presets(cfg)
         return module.main(cfg) or 0
     except LmlearnError as e:
         if debug:

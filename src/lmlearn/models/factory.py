@@ -152,7 +152,7 @@ def _model_folder(spec: str) -> Path:
     """The folder `spec` names, or an error saying what is missing."""
     path = Path(spec).expanduser()
     if not path.is_dir():
-        close = difflib.get_close_matches(spec, preset_names(), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(spec, preset_names(prefixed=True), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise LmlearnError(
             f"model '{spec}' is neither a preset{hint} nor an existing folder; run `lmlearn models` to list presets"

@@ -217,21 +217,34 @@ def sizes_of(family: str) -> tuple[str, ...]:
     return SIZES + (tuple(LADDER) if family in LADDER_FAMILIES else ())
 
 
-def preset_names() -> list[str]:
-    """All preset names, family by family."""
-    return [f"{family}-{size}" for family in FAMILIES for size in sizes_of(family)]
+# A preset is named `preset:gpt2-tiny`: the prefix cannot be part of a Hub id (no colon there), so a preset
+# never shadows a real model (`t5-small` is Google's T5 on the Hub). The bare names of earlier releases are
+# still read, with a note (lmlearn.cli), for one release.
+PREFIX = "preset:"
+
+
+def preset_names(prefixed: bool = False) -> list[str]:
+    """All preset names, family by family (`preset:gpt2-tiny` with prefixed, else the bare `gpt2-tiny`)."""
+    return [f"{PREFIX if prefixed else ''}{family}-{size}" for family in FAMILIES for size in sizes_of(family)]
 
 
 def parse_preset(name: str) -> tuple[str, str] | None:
-    """Split a preset name into (family, size), or None if it is not a preset."""
-    family, _, size = name.rpartition("-")
+    """Split a preset name, `preset:family-size` or the bare `family-size`, into (family, size), or None if
+    it is not a preset."""
+    family, _, size = name.removeprefix(PREFIX).rpartition("-")
     return (family, size) if family in FAMILIES and size in sizes_of(family) else None
+
+
+def bare_preset_names(value: str) -> list[str]:
+    """The comma-separated parts of a setting that name a preset without its prefix (the deprecated form)."""
+    return [part for part in (p.strip() for p in value.split(",")) if not part.startswith(PREFIX)
+            and parse_preset(part) is not None]
 
 
 def _parse_or_raise(name: str) -> tuple[str, str]:
     parsed = parse_preset(name)
     if parsed is None:
-        close = difflib.get_close_matches(name, preset_names(), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(name, preset_names(prefixed=True), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise LmlearnError(f"unknown model preset '{name}': {hint}run `lmlearn models` to list them")
     return parsed

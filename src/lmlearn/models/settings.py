@@ -12,7 +12,8 @@ from lmlearn.config import option
 class ModelSettings:
     """Which model to train, and which tokenizer to use with it."""
 
-    model: str = option("gpt2-tiny", "a preset name (see `lmlearn models`) or a local Hugging Face model folder")
+    model: str = option("preset:gpt2-tiny", "a preset (preset:NAME, see `lmlearn models`), a local Hugging Face "
+                                               "model folder, or a Hub id (owner/name)")
     tokenizer: str | None = option(None, "tokenizer folder (default: the model folder's, else one trained on --data)")
     tokenizer_kind: Literal["bpe", "wordpiece", "unigram"] | None = option(
         None, "kind of tokenizer to train when none is given (default: the model family's)")

@@ -64,7 +64,7 @@ def resolve_model(spec: str, flag: str = "--model") -> ModelSpec:
 
         from lmlearn.models.presets import preset_names
 
-        close = difflib.get_close_matches(spec, preset_names(), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(spec, preset_names(prefixed=True), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise LmlearnError(f"{flag} {spec}: neither a preset{hint} (`lmlearn models` lists them), an existing "
                            "folder, nor a Hub id (owner/name)")

@@ -23,7 +23,8 @@ from lmlearn.errors import LmlearnError
 class SweepConfig:
     """Settings of `lmlearn scaling sweep`."""
 
-    models: str = option("gpt2-0.02m,gpt2-0.05m,gpt2-0.1m,gpt2-0.3m,gpt2-1m,gpt2-3m",
+    models: str = option("preset:gpt2-0.02m,preset:gpt2-0.05m,preset:gpt2-0.1m,preset:gpt2-0.3m,preset:gpt2-1m,"
+                         "preset:gpt2-3m",
                          "presets of one family, comma-separated (the ladder: `lmlearn models --family gpt2`)")
     tokens: str = option("5e5,1e6,2e6", "token budgets, comma-separated (each point trains on that many tokens)")
     data: str = option("builtin:corpus?docs=20000", "pre-training text: file, glob, dataset folder or builtin:NAME")
@@ -136,11 +137,12 @@ def sweep(cfg: SweepConfig) -> list[dict[str, Any]]:
     from lmlearn.data.sources import iter_texts, load_source
     from lmlearn.io import atomic_write_dir, atomic_write_text
     from lmlearn.models.factory import describe_presets
-    from lmlearn.models.presets import parse_preset
+    from lmlearn.models.presets import PREFIX, parse_preset
     from lmlearn.tokenization import train_tokenizer
     from lmlearn.workflows.pretrain import run
 
-    models = [m.strip() for m in cfg.models.split(",") if m.strip()]
+    # bare names: they name the run folders (OUT/gpt2-0.1m-1M) and the ladder's rows
+    models = [m.strip().removeprefix(PREFIX) for m in cfg.models.split(",") if m.strip()]
     parsed = [(m, parse_preset(m)) for m in models]
     unknown = [m for m, p in parsed if p is None]
     if unknown or not models:
