@@ -220,3 +220,48 @@ def test_regress_learns_graded_similarity_and_saves_a_regression_head(tmp_path):
     with pytest.raises(LmlearnError, match=r"bad.tsv:2: score value 'high' is not a number"):
         run(_cfg(tmp_path, task="regress", data=str(bad), eval_data=test, text_column="sentence1",
                  text_pair_column="sentence2", label_column="score", out=str(tmp_path / "bad")))
+
+
+_TOPICS = {"sports": ["goal", "match", "team"], "food": ["kimchi", "noodles", "soup"],
+           "music": ["song", "piano", "concert"], "travel": ["train", "hotel", "beach"]}
+_FILLER = ["the", "a", "we", "went", "today", "really", "was", "and", "then", "it", "very", "good"]
+
+
+def _multilabel(path, n, seed, as_lists):
+    """Texts naming one or two topics by their words; labels as JSON lists (jsonl) or 'a|b' strings (tsv)."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        topics = sorted(rng.sample(sorted(_TOPICS), rng.choice([1, 1, 2])))
+        words = rng.sample(_FILLER, 6) + [rng.choice(_TOPICS[t]) for t in topics]
+        rng.shuffle(words)
+        rows.append((" ".join(words), topics))
+    if as_lists:
+        path.write_text("".join(json.dumps({"text": t, "label": ls}) + "\n" for t, ls in rows), encoding="utf-8")
+    else:
+        path.write_text("text\tlabel\n" + "".join(f"{t}\t{'|'.join(ls)}\n" for t, ls in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_multilabel_predicts_label_sets_and_saves_a_multi_label_head(tmp_path):
+    train = _multilabel(tmp_path / "train.jsonl", 600, 0, as_lists=True)
+    test = _multilabel(tmp_path / "test.tsv", 200, 1, as_lists=False)
+    summary = run(_cfg(tmp_path, task="multilabel", data=train, eval_data=test, max_steps=400,
+                       label_thresholds="travel=0.4"))
+    # predicting every label scores micro-F1 0.55 here (precision 0.38); the words decide the topics
+    assert summary["metric"] == "micro_f1" and summary["micro_f1"] > 0.8 and summary["exact_match"] > 0.5
+    rows = _predictions(tmp_path / "run")
+    assert all(isinstance(r["prediction"], list) for r in rows) and any(len(r["prediction"]) == 2 for r in rows)
+    assert sum(r["acc"] for r in rows) / len(rows) == pytest.approx(summary["exact_match"])
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model")
+    assert model.config.problem_type == "multi_label_classification" and model.config.num_labels == 4
+    assert model.config.label_thresholds == {"food": 0.5, "music": 0.5, "sports": 0.5, "travel": 0.4}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "a goal", "label": {"sports": 1}}) + "\n", encoding="utf-8")
+    with pytest.raises(LmlearnError, match=r"bad.jsonl:1: label value \{'sports': 1\} is not a list of labels"):
+        run(_cfg(tmp_path, task="multilabel", data=str(bad), eval_data=test, out=str(tmp_path / "bad")))
+    with pytest.raises(LmlearnError, match=r"--label-thresholds 'films=0.3': give LABEL=P with a training label"):
+        run(_cfg(tmp_path, task="multilabel", data=train, eval_data=test, label_thresholds="films=0.3",
+                 out=str(tmp_path / "bad2")))

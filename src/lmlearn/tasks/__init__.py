@@ -12,6 +12,7 @@ TASKS = {
     "classify": "lmlearn.tasks.classify:Classify",
     "pair": "lmlearn.tasks.pair:Pair",
     "regress": "lmlearn.tasks.regress:Regress",
+    "multilabel": "lmlearn.tasks.multilabel:MultiLabel",
     "tag": "lmlearn.tasks.tag:Tag",
     "qa": "lmlearn.tasks.qa:ExtractiveQA",
     "seq2seq": "lmlearn.tasks.seq2seq:Seq2Seq",

@@ -47,17 +47,19 @@ class Classify(Task):
         return self.labels.model_config()
 
     def prepare(self, ds: Any, *, what: str) -> list[dict[str, Any]]:
-        columns, label_column = self.text_columns(), self.cfg.label_column
-        examples = []
-        for row in ds:
-            texts = [check_text(row[c], row, c, what) for c in columns]
-            label = self.labels.encode(row[label_column], where(row, what), f"{label_column} value")
-            examples.append({"texts": texts, "label": label})
-        # One tokenizer call for all rows: the fast tokenizer batches in Rust.
-        encoded = self.tokenizer(*zip(*(e["texts"] for e in examples)), truncation=True,
-                                 max_length=self.cfg.block_size)
+        label_column = self.cfg.label_column
+        encoded = self.encode_texts(ds, what=what)
+        labels = [self.labels.encode(row[label_column], where(row, what), f"{label_column} value") for row in ds]
+        return [{**e, "label": label} for e, label in zip(encoded, labels)]
+
+    def encode_texts(self, ds: Any, *, what: str) -> list[dict[str, Any]]:
+        """Each row's text columns, checked and tokenized (input_ids, and token_type_ids where the family has
+        them); one tokenizer call for all rows, which the fast tokenizer batches in Rust."""
+        columns = self.text_columns()
+        texts = [[check_text(row[c], row, c, what) for c in columns] for row in ds]
+        encoded = self.tokenizer(*zip(*texts), truncation=True, max_length=self.cfg.block_size)
         keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
-        return [{**{k: encoded[k][i] for k in keys}, "label": e["label"]} for i, e in enumerate(examples)]
+        return [{k: encoded[k][i] for k in keys} for i in range(len(texts))]
 
     def collate(self, examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, torch.Tensor]:
         batch = pad_inputs(examples, self.tokenizer.pad_token_id)

@@ -41,6 +41,22 @@ def classification_scores(predictions: Sequence[str], references: Sequence[str])
     }
 
 
+def multilabel_scores(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]],
+                      labels: Sequence[str]) -> dict[str, float]:
+    """Micro- and macro-F1 over (text, label) decisions, and exact match: the share of texts whose predicted
+    label set is exactly the reference's (sklearn's subset accuracy)."""
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    _check_pairs("multilabel_scores", predictions, references)
+    binarizer = MultiLabelBinarizer(classes=list(labels))
+    binarizer.fit([])
+    y_true, y_pred = binarizer.transform(references), binarizer.transform(predictions)
+    return {"micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+            "exact_match": float(accuracy_score(y_true, y_pred))}
+
+
 def entity_scores(
     predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]
 ) -> dict[str, float]:
