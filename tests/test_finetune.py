@@ -265,3 +265,30 @@ def test_multilabel_predicts_label_sets_and_saves_a_multi_label_head(tmp_path):
     with pytest.raises(LmlearnError, match=r"--label-thresholds 'films=0.3': give LABEL=P with a training label"):
         run(_cfg(tmp_path, task="multilabel", data=train, eval_data=test, label_thresholds="films=0.3",
                  out=str(tmp_path / "bad2")))
+
+
+def test_relation_marks_the_entities_and_learns_what_the_words_between_them_say(tmp_path):
+    from collections import Counter
+
+    from lmlearn.tasks.relation import mark
+
+    subject = {"word": "Minjun", "start_idx": 0, "end_idx": 5, "type": "PER"}
+    obj = {"word": "Busan", "start_idx": 16, "end_idx": 20, "type": "LOC"}
+    assert mark("Minjun lives in Busan.", subject, obj) == "@ * PER * Minjun @ lives in # ^ LOC ^ Busan #."
+    assert mark("Busan is home to Minjun.", {**subject, "start_idx": 17, "end_idx": 22},
+                {**obj, "start_idx": 0, "end_idx": 4}) == "# ^ LOC ^ Busan # is home to @ * PER * Minjun @."
+    summary = run(_cfg(tmp_path, task="relation", data="builtin:relations?n=900", text_column="sentence",
+                       eval_data="builtin:relations?n=300&seed=1", max_steps=300))
+    rows = _predictions(tmp_path / "run")
+    majority = max(Counter(r["label"] for r in rows).values()) / len(rows)
+    # the entity types do not decide the label (no_relation pairs the same types): the words between do
+    assert summary["metric"] == "micro_f1" and summary["accuracy"] > majority + 0.3 and summary["micro_f1"] > 0.6
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model")
+    assert set(model.config.id2label.values()) == {"per:place_of_residence", "per:title", "no_relation"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"sentence": "Minjun lives in Busan.", "subject_entity": subject,
+                               "object_entity": {**obj, "end_idx": 21}, "label": "no_relation"}) + "\n",
+                   encoding="utf-8")
+    with pytest.raises(LmlearnError, match=r"bad.jsonl:1: object_entity span 16-21 is 'Busan\.', not its word"):
+        run(_cfg(tmp_path, task="relation", data=str(bad), text_column="sentence",
+                 eval_data="builtin:relations?n=30&seed=1", out=str(tmp_path / "bad")))

@@ -13,6 +13,7 @@ TASKS = {
     "pair": "lmlearn.tasks.pair:Pair",
     "regress": "lmlearn.tasks.regress:Regress",
     "multilabel": "lmlearn.tasks.multilabel:MultiLabel",
+    "relation": "lmlearn.tasks.relation:Relation",
     "tag": "lmlearn.tasks.tag:Tag",
     "qa": "lmlearn.tasks.qa:ExtractiveQA",
     "seq2seq": "lmlearn.tasks.seq2seq:Seq2Seq",

@@ -19,6 +19,7 @@ Generator = Callable[..., list[dict]]
 # and importing lmlearn does not build any data.
 _GENERATOR_MODULES = ("corpus", "sorting", "word_lists", "tasks.sentiment", "tasks.nli", "tasks.paraphrase", "tasks.topic", "tasks.math",
                       "tasks.strings", "tasks.closed_qa", "tasks.word_translation", "tasks.ner", "tasks.squad", "tasks.similarity",
+                      "tasks.relations",
                       "openings")
 _REGISTRY: dict[str, Generator] = {}
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false"}
