@@ -185,3 +185,28 @@ def test_a_prediction_line_scores_itself_whatever_the_label_column_is_called(tmp
     path = tmp_path / "predictions.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert read_scores([str(path)], "acc").scores == [1.0, 0.0]
+
+
+def test_a_distilled_arm_takes_the_fine_tuned_arm_of_its_own_seed_as_teacher(spec_file, tmp_path):
+    spec = yaml.safe_load(spec_file.read_text())
+    spec["seeds"] = [0, 1]
+    full = spec["arms"]["full"]
+    spec["arms"] = {"full": full, "distilled": {
+        "command": "distill", "method": "kd", "task": "classify", "teacher": "{run:full}/model", "layers": "0",
+        "alpha_hard": 1.0, "max_steps": 6, "batch_size": 8, "lr": 3e-3, "warmup_steps": 0, "eval_every": 0}}
+    path = tmp_path / "distil.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    out = tmp_path / "cmp"
+    result = run(Config(file=str(path), out=str(out)))
+    assert sorted(result["ran"]) == ["distilled/0", "distilled/1", "full/0", "full/1"]
+    for seed in (0, 1):
+        arm = yaml.safe_load((out / f"arms/distilled/seed-{seed}/arm.yaml").read_text())
+        assert arm["teacher"] == str(out / f"arms/full/seed-{seed}/model") and arm["seed"] == seed
+    rows = {r["arm"]: r for r in result["arms"]}
+    assert rows["distilled"]["runs"] == 2 and rows["distilled"]["parameters"] < rows["full"]["parameters"]
+    # an arm can only name a trained arm that runs before it
+    spec["arms"] = {"distilled": spec["arms"]["distilled"], "full": full}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(LmlearnError, match=r"arm 'distilled': teacher names \{run:full\}, which is not a trained arm "
+                                           r"listed before it \(none\)"):
+        run(Config(file=str(path), out=str(tmp_path / "o")))

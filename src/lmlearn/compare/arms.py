@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -77,15 +78,24 @@ def settings(arm: Arm, spec: CompareSpec, out: Path, seed: int) -> Any:
             if key in spec.task:
                 values[key] = spec.task[key]
         values["task"] = spec.task.get("task", "classify")
-        values.update(arm.settings)
+        values.update({k: fill(v, out, spec, seed) for k, v in arm.settings.items()})
         values.update(data=str(data / "train.jsonl"), eval_data=str(data / "test.jsonl"), out=str(folder),
                       seed=seed, progress=False, resume=folder.exists())
     else:
-        values.update(arm.settings)
+        values.update({k: fill(v, out, spec, seed) for k, v in arm.settings.items()})
         values.update(task=str(prompt_task(arm, out)), out=str(folder / "eval.json"),
                       shots=str(arm.settings.get("shots", 0)))
     cls = importlib.import_module(ARM_COMMANDS[arm.command]).Config
     return config.resolve_items(cls, {k: (v, f"{arm.where} (arm '{arm.name}')") for k, v in values.items()})
+
+
+def fill(value: Any, out: Path, spec: CompareSpec, seed: int) -> Any:
+    """A setting with `{seed}` and `{run:ARM}` (that arm's run folder for this seed) filled in."""
+    if not isinstance(value, str):
+        return value
+    arms = {a.name: a for a in spec.arms}
+    value = re.sub(r"\{run:([^}]*)\}", lambda m: str(arm_folder(out, arms[m.group(1)], seed)), value)
+    return value.replace("{seed}", str(seed))
 
 
 def prompt_task(arm: Arm, out: Path) -> Path:

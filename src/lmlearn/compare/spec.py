@@ -16,11 +16,16 @@ arms:
   zero-shot: {command: evaluate, model: runs/lm/model, shots: 0}
   full: {command: finetune, model: runs/lm/model, lr: 1.0e-3}
   lora: {command: finetune, model: runs/lm/model, peft: lora, lr: 4.0e-3}
+  distilled: {command: distill, method: kd, task: classify, teacher: "{run:full}/model", layers: "0"}
 ```
+
+A setting may name an earlier trained arm's run of the same seed, `{run:ARM}` (its folder), and the seed,
+`{seed}`: so a distilled arm's teacher is the fine-tuned arm of its own seed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +119,11 @@ def load_spec(path: str) -> CompareSpec:
             raise LmlearnError(f"{at}: arm '{name}': prompt must be a mapping of prompt fields (doc_to_text, ...)")
         if command == "evaluate" and "prompt" not in task:
             raise LmlearnError(f"{at}: arm '{name}' prompts the model, so task: needs prompt: (doc_to_text, ...)")
+        for key, value in settings.items():  # {run:ARM}: a trained arm listed before, which runs first
+            for ref in re.findall(r"\{run:([^}]*)\}", value) if isinstance(value, str) else []:
+                if ref not in {a.name for a in arms if a.trained}:
+                    raise LmlearnError(f"{at}: arm '{name}': {key} names {{run:{ref}}}, which is not a trained arm "
+                                       f"listed before it ({', '.join(a.name for a in arms if a.trained) or 'none'})")
         arms.append(Arm(str(name), command, settings, at, prompt or {}))
     seeds = data.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
