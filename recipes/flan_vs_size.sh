@@ -5,12 +5,12 @@
 # for each, one tokenizer. Writes OUT/gain.csv (size, N, untuned, tuned, tuned - untuned and its 95%
 # paired interval over the 300 held-out documents). Wei et al. (2022, §4.2) see the gain only from 68B
 # parameters up; this shows where a CPU's sizes sit. Hours on a 2-core CPU at the defaults; quicker
-# settings: SIZES=gpt2-0.1m,gpt2-0.3m STEPS=100 SFT_STEPS=50 DOCS=2000. Killed? Finished steps are kept:
+# settings: SIZES=preset:gpt2-0.1m,preset:gpt2-0.3m STEPS=100 SFT_STEPS=50 DOCS=2000. Killed? Finished steps are kept:
 # each is skipped when its output exists.
 set -euo pipefail
 LMLEARN=${LMLEARN:-lmlearn}
 OUT=${OUT:-runs/flan-vs-size}
-SIZES=${SIZES:-gpt2-0.3m,gpt2-1m,gpt2-3m,gpt2-10m}
+SIZES=${SIZES:-preset:gpt2-0.3m,preset:gpt2-1m,preset:gpt2-3m,preset:gpt2-10m}
 STEPS=${STEPS:-600}; SFT_STEPS=${SFT_STEPS:-900}; DOCS=${DOCS:-20000}
 mkdir -p "$OUT/eval"
 [ -d "$OUT/tokenizer" ] || $LMLEARN tokenizer train --data "builtin:corpus?docs=$DOCS" --family gpt2 --vocab-size 8000 --out "$OUT/tokenizer"
@@ -18,7 +18,7 @@ mkdir -p "$OUT/eval"
   --hold-out-cluster topic --max-per-task 300 --eval-size 300 --template alpaca --tokenizer "$OUT/tokenizer" --out "$OUT/flan"
 echo "size,non_embedding_parameters,untuned,tuned,difference,low,high" > "$OUT/gain.csv.tmp"
 for size in ${SIZES//,/ }; do
-  run="$OUT/$size"
+  run="$OUT/${size#preset:}"
   [ -f "$run/gpt/summary.json" ] || $LMLEARN pretrain --objective clm --model "$size" --tokenizer "$OUT/tokenizer" \
     --data "builtin:corpus?docs=$DOCS" --block-size 256 --batch-size 16 --max-steps "$STEPS" --lr 1e-3 \
     --warmup-steps $((STEPS / 10)) --out "$run/gpt" --overwrite
