@@ -56,7 +56,10 @@ class Classify(Task):
         """Each row's text columns, checked and tokenized (input_ids, and token_type_ids where the family has
         them); one tokenizer call for all rows, which the fast tokenizer batches in Rust."""
         columns = self.text_columns()
-        texts = [[check_text(row[c], row, c, what) for c in columns] for row in ds]
+        return self.tokenize([[check_text(row[c], row, c, what) for c in columns] for row in ds])
+
+    def tokenize(self, texts: list[list[str]]) -> list[dict[str, Any]]:
+        """Each row's texts (one, or a pair) tokenized together, truncated to --block-size."""
         encoded = self.tokenizer(*zip(*texts), truncation=True, max_length=self.cfg.block_size)
         keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
         return [{k: encoded[k][i] for k in keys} for i in range(len(texts))]

@@ -14,7 +14,6 @@ import torch
 
 from lmlearn.config import option
 from lmlearn.errors import LmlearnError
-from lmlearn.models.presets import FAMILIES
 from lmlearn.tasks.base import Task, where
 from lmlearn.tasks.classify import Classify
 from lmlearn.tasks.labels import LabelSet
@@ -35,8 +34,6 @@ class MultiLabel(Classify):
     """Sequence classification with a set of labels per text."""
 
     name = "multilabel"
-    head = "sequence-classification"
-    families = FAMILIES
     Options = MultiLabelOptions
     metric = "micro_f1"
 

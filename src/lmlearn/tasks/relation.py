@@ -17,7 +17,6 @@ from typing import Any, Iterator
 
 from lmlearn.config import option
 from lmlearn.errors import LmlearnError
-from lmlearn.models.presets import FAMILIES
 from lmlearn.tasks.base import check_text, where
 from lmlearn.tasks.classify import Classify
 
@@ -48,13 +47,8 @@ class Relation(Classify):
     """Sequence classification of a sentence whose two entities are marked."""
 
     name = "relation"
-    head = "sequence-classification"
-    families = FAMILIES
     Options = RelationOptions
     metric = "micro_f1"
-
-    def text_columns(self) -> list[str]:
-        return [self.cfg.text_column]
 
     def columns(self) -> list[str]:
         return [self.cfg.text_column, self.cfg.subject_column, self.cfg.object_column, self.cfg.label_column]
@@ -93,10 +87,7 @@ class Relation(Classify):
         return (self.marked(row, "training data") for row in ds)
 
     def encode_texts(self, ds: Any, *, what: str) -> list[dict[str, Any]]:
-        marked = [self.marked(row, what) for row in ds]
-        encoded = self.tokenizer(marked, truncation=True, max_length=self.cfg.block_size)
-        keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
-        return [{k: encoded[k][i] for k in keys} for i in range(len(marked))]
+        return self.tokenize([[self.marked(row, what)] for row in ds])
 
     def score(self, ds: Any, predictions: list[str]) -> dict[str, float]:
         from sklearn.metrics import f1_score
