@@ -73,16 +73,17 @@ def settings(arm: Arm, spec: CompareSpec, out: Path, seed: int) -> Any:
     folder = arm_folder(out, arm, seed)
     data = out / "data"
     values: dict[str, Any] = {}
+    own = {k: fill(v, out, spec, seed) for k, v in arm.settings.items()}
     if arm.trained:
         for key in ("text_column", "label_column", "text_pair_column"):
             if key in spec.task:
                 values[key] = spec.task[key]
         values["task"] = spec.task.get("task", "classify")
-        values.update({k: fill(v, out, spec, seed) for k, v in arm.settings.items()})
+        values.update(own)
         values.update(data=str(data / "train.jsonl"), eval_data=str(data / "test.jsonl"), out=str(folder),
                       seed=seed, progress=False, resume=folder.exists())
     else:
-        values.update({k: fill(v, out, spec, seed) for k, v in arm.settings.items()})
+        values.update(own)
         values.update(task=str(prompt_task(arm, out)), out=str(folder / "eval.json"),
                       shots=str(arm.settings.get("shots", 0)))
     cls = importlib.import_module(ARM_COMMANDS[arm.command]).Config

@@ -94,18 +94,19 @@ class MultiLabel(Classify):
 
         out = models.model(**batch)
         labels = batch["labels"]
-        exact = ((out.logits.detach().sigmoid() >= self._threshold_tensor(out.logits)) == labels.bool()).all(-1)
+        exact = (self.chosen(out.logits.detach()) == labels.bool()).all(-1)
         loss = out.loss if type(self).loss is Task.loss else self.loss(models.model, batch)
         return StepOutput(loss, labels.shape[0], {"accuracy": exact.float().mean()})
 
-    def _threshold_tensor(self, like: torch.Tensor) -> torch.Tensor:
-        return torch.tensor(self.thresholds, dtype=like.dtype, device=like.device)
+    def chosen(self, logits: torch.Tensor) -> torch.Tensor:
+        """Which labels each row predicts: its probability reaches the label's threshold."""
+        logits = logits.float()
+        return logits.sigmoid() >= torch.tensor(self.thresholds, dtype=logits.dtype, device=logits.device)
 
     def predict_batch(self, model: torch.nn.Module, examples: list[dict[str, Any]],
                       batch: dict[str, torch.Tensor]) -> list[list[str]]:
         logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-        chosen = logits.float().sigmoid() >= self._threshold_tensor(logits.float())
-        return [[self.labels.names[i] for i, on in enumerate(row) if on] for row in chosen.tolist()]
+        return [[self.labels.names[i] for i, on in enumerate(row) if on] for row in self.chosen(logits).tolist()]
 
     def score(self, ds: Any, predictions: list[list[str]]) -> dict[str, float]:
         from lmlearn.tasks.metrics import multilabel_scores
