@@ -38,6 +38,8 @@ COMMANDS = [
     (("recipe", "run"), "lmlearn.commands.recipe", "run a multi-step recipe (translate → instruct → evaluate)"),
     (("tour",), "lmlearn.commands.tour", "run the learning-frameworks tour on built-in data"),
     (("translate",), "lmlearn.commands.translate", "translate an instruction dataset (DeepL, OpenAI API, local model)"),
+    (("self-instruct",), "lmlearn.commands.self_instruct",
+     "grow instruction data from seed tasks with a model (Self-Instruct, Alpaca), filtered and resumable"),
 ]
 
 
