@@ -12,11 +12,11 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from conftest import loopback_json_server
 from lmlearn.errors import LmlearnError
 from lmlearn.selfinstruct import filters, prompts
 from lmlearn.selfinstruct.filters import InstructionFilter, SimilarityPool
@@ -115,28 +115,10 @@ class FakeServer:
 @pytest.fixture
 def server():
     state = FakeServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            status, reply = state.answer(self.path, body)
-            data = json.dumps(reply, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    state.url = f"http://127.0.0.1:{httpd.server_port}"
-    yield state
-    state.release.set()
-    httpd.shutdown()
-    httpd.server_close()
+    with loopback_json_server(lambda path, body, headers: (*state.answer(path, body), {})) as url:
+        state.url = url
+        yield state
+        state.release.set()
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@
 import dataclasses
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import loopback_json_server
 from lmlearn.workflows.translate import Config, run
 from lmlearn.errors import LmlearnError
 from lmlearn.translate import protect
@@ -97,28 +96,14 @@ class FakeAPI:
 def api():
     state = FakeAPI()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            status, reply = state.reply(self.path, body, dict(self.headers))
-            data = json.dumps(reply, ensure_ascii=False).encode()
-            self.send_response(status)
-            if (status == 429 or status >= 500) and state.retry_after is not None:
-                self.send_header("Retry-After", state.retry_after)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(path, body, headers):
+        status, reply = state.reply(path, body, headers)
+        retry = (status == 429 or status >= 500) and state.retry_after is not None
+        return status, reply, {"Retry-After": state.retry_after} if retry else {}
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_port}"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_json_server(answer) as url:
+        state.url = url
+        yield state
 
 
 @pytest.fixture
@@ -183,7 +168,7 @@ def test_deepl_translates_fields_and_keeps_structure_and_spans(api, data, tmp_pa
     assert_translated_with_spans_intact(out)
     assert "KO(&) KO(5) KO(<)" in out[2]["conversations"][0]["value"]  # XML escaping undone
     body, headers = api.bodies[0], api.headers[0]
-    assert body["target_lang"] == "KO" and body["tag_handling"] == "xml"
+    assert body["target_lang"] == "KO" and body["tag_handling"] == "xml" and headers["Authorization"].startswith("DeepL")
     sent = [t for batch in api.sent for t in batch]
     assert len(sent) == len(set(sent)) == stats.pieces == len(all_pieces())  # "Explain it." and "Sure." sent once
     assert all(len(batch) <= 3 for batch in api.sent) and stats.requests == len(api.sent)
