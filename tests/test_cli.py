@@ -1,4 +1,4 @@
-"""The CLI commands around pre-training: tokenizer training, generation, presets, the tour."""
+"""The CLI commands around pre-training: tokenizer training, generation, presets (the tour: test_installed.py)."""
 
 import json
 
@@ -94,34 +94,6 @@ def test_a_preset_is_named_with_its_prefix_and_a_bare_name_gets_one_note(tmp_pat
                      "in the next release; write preset:gpt2-tiny"]  # once per name, not per run
     assert main(["pretrain", "--model", "preset:gpt2-tinyy", "--out", str(tmp_path / "d")]) != 0
     assert "did you mean preset:gpt2-tiny" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_tour_writes_the_report(tmp_path, capsys):
-    assert main(["tour", "--out", str(tmp_path), "--steps", "30", "--no-progress"]) == 0
-    html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "held-out perplexity" in html and "data:image/png;base64," in html
-    out = capsys.readouterr().out
-    assert "clm" in out and "replaced-token detection" in out and "masked LM" in out
-    assert "from scratch" in out and "ELECTRA encoder pre-trained + fine-tuned" in out and "LoRA" in out
-    assert "held-out sentiment" in out
-    # each stage's defining comparison, paired on the same test documents, in summary.json and the report
-    rows = json.loads((tmp_path / "summary.json").read_text())["comparisons"]
-    assert {(r["stage"], r["arm_b"]) for r in rows} >= {("icl", "8-shot"), ("transfer", "causal LM pre-trained, 100 labels"),
-                                                        ("peft", "LoRA (r=8)")}
-    distilled = next(r for r in rows if r["stage"] == "distill")
-    assert distilled["arm_b"] == "student, distilled" and 0 < distilled["size_ratio"] < 1
-    aligned = {r["arm_b"]: r for r in rows if r["stage"] == "align"}
-    assert set(aligned) == {"PPO (KL coefficient 0.2)", "DPO (beta 0.1)"}
-    assert all(r["kl_nats"] > -0.5 and r["documents"] == 120 for r in aligned.values())
-    small = next(r for r in rows if r["arm_b"] == "causal LM pre-trained, 100 labels")
-    assert small["seeds"] == [0, 1, 2]  # the defining comparison repeats over seeds
-    for r in rows:
-        assert r["interval_low"] <= r["difference"] <= r["interval_high"]
-        assert r["difference"] == pytest.approx(r["b"] - r["a"]) and r["documents"] > 50
-    electra = next(r for r in rows if r["arm_b"].startswith("ELECTRA") and r["arm_a"].startswith("MLM"))
-    assert {"generator_loss", "discriminator_accuracy"} <= set(electra["electra_components"])
-    assert "Paired comparisons" in html
 
 
 def test_top_level_help_imports_no_command_module():
