@@ -189,12 +189,20 @@ def test_korquad_rules_score_a_korean_particle_by_characters(tmp_path):
 
 # --- end to end ---------------------------------------------------------------------------------
 
-def test_qa_learns_to_extract_the_asked_slot(tmp_path):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A bert-tiny fine-tuned for QA: (folder of the run, its rows, its summary)."""
+    tmp_path = tmp_path_factory.mktemp("qa")
     rng = random.Random(6)
     rows = [_row(rng, i) for i in range(560)]
     # 32-token windows: the longer contexts span several, and only one of them holds the answer
     summary = run(_cfg(tmp_path, data=_jsonl(tmp_path / "train.jsonl", rows[:480]),
                        eval_data=_jsonl(tmp_path / "test.jsonl", rows[480:]), block_size=32, doc_stride=12))
+    return tmp_path, rows, summary
+
+
+def test_qa_learns_to_extract_the_asked_slot(trained):
+    tmp_path, rows, summary = trained
     lines = (tmp_path / "run" / "predictions.jsonl").read_text("utf-8").splitlines()
     predictions = [json.loads(line) for line in lines]
     assert len(predictions) == 80 and summary["test_examples"] > 80  # windows, not questions
@@ -203,3 +211,47 @@ def test_qa_learns_to_extract_the_asked_slot(tmp_path):
     assert summary["metric"] == "f1" and summary["exact_match"] > 60
     scores = squad_scores([p["prediction"] for p in predictions], [p["answers"]["text"] for p in predictions])
     assert summary["exact_match"] == pytest.approx(scores["exact_match"])
+
+
+def test_a_finetuned_qa_model_distils_into_one_layer_on_start_and_end_distributions(trained, tmp_path):
+    """Task distillation of the QA head: the soft loss over answer starts and ends falls, both models are scored
+    on the same questions, and the student loads as AutoModelForQuestionAnswering."""
+    from transformers import AutoModelForQuestionAnswering
+
+    from lmlearn.engine.metrics import read_metrics
+    from lmlearn.workflows.distill import DistillConfig, run as distill
+
+    folder, _, teacher_summary = trained
+    summary = distill(DistillConfig(
+        method="kd", task="qa", teacher=str(folder / "run" / "model"), data=str(folder / "train.jsonl"),
+        eval_data=str(folder / "test.jsonl"), block_size=32, doc_stride=12, max_steps=40, batch_size=16,
+        lr=2e-3, warmup_steps=0, log_every=1, eval_every=0, out=str(tmp_path / "s"), progress=False))
+    rows = read_metrics(tmp_path / "s" / "metrics.jsonl")
+    assert all({"kl", "ce"} <= set(r) for r in rows) and rows[-1]["kl"] < rows[0]["kl"]
+    assert summary["metric"] == "f1" and summary["teacher_f1"] == pytest.approx(teacher_summary["f1"])
+    assert summary["student_share"] == pytest.approx(summary["student_f1"] / summary["teacher_f1"], abs=1e-4)
+    student = AutoModelForQuestionAnswering.from_pretrained(tmp_path / "s" / "model")
+    assert student.config.num_hidden_layers == 1 and summary["size_ratio"] < 1
+
+
+def test_qa_soft_targets_leave_padding_out_and_vanish_for_the_teacher_itself():
+    from types import SimpleNamespace
+
+    from lmlearn.distill.losses import soft_kl
+    from lmlearn.distill.task import TaskDistillation, mean_loss
+
+    method = object.__new__(TaskDistillation)
+    torch.manual_seed(0)
+    mask = torch.ones(3, 10, dtype=torch.long)
+    mask[1, 6:] = 0
+    teacher = SimpleNamespace(start_logits=torch.randn(3, 10), end_logits=torch.randn(3, 10))
+    student = SimpleNamespace(start_logits=torch.randn(3, 10), end_logits=torch.randn(3, 10))
+    batch = {"attention_mask": mask, "start_positions": torch.zeros(3), "end_positions": torch.zeros(3)}
+    kl = mean_loss(soft_kl, method.soft_pairs(student, teacher, batch), 2.0)
+    assert mean_loss(soft_kl, method.soft_pairs(teacher, teacher, batch), 2.0).item() == pytest.approx(0, abs=1e-6)
+    student.start_logits[1, 6:] += 100.0  # padding: the student's scores there count for nothing
+    assert mean_loss(soft_kl, method.soft_pairs(student, teacher, batch), 2.0).item() == pytest.approx(kl.item())
+    by_hand = sum(soft_kl(s[r:r + 1, :int(mask[r].sum())], t[r:r + 1, :int(mask[r].sum())], 2.0)
+                  for s, t in ((student.start_logits, teacher.start_logits), (student.end_logits, teacher.end_logits))
+                  for r in range(3)) / 6
+    assert kl.item() == pytest.approx(by_hand.item(), rel=1e-5)

@@ -80,16 +80,17 @@ class Driver:
         return build_peft_model(self.cfg, self.family, head, tokenizer, self.cfg.model, self.out, build,
                                 load_4bit=load_4bit, what=what or "this run", **model_kwargs)
 
-    def adapt(self, model: Any, head: str, tokenizer: Any, grew: bool = False) -> Any:
-        """With --peft, the adapter on an already built model (`grew`: its vocabulary grew for a chat
-        template, so the base the adapter belongs to is saved to OUT/base); without, the model."""
+    def adapt(self, model: Any, head: str, tokenizer: Any, grew: bool = False, family: str | None = None) -> Any:
+        """With --peft, the adapter on an already built model (`grew`: the model differs from --model's, e.g. its
+        vocabulary grew for a chat template or it is a student built from a teacher, so the base the adapter
+        belongs to is saved to OUT/base); without, the model. `family` when the driver resolved no --model."""
         if not self.peft:
             return model
         from lmlearn.adapters.apply import apply_peft
 
-        if grew:
+        if grew and self.is_main:
             self._base = save_model(model, tokenizer, self.out / "base").resolve()
-        return apply_peft(model, self.cfg, self.family, head, tokenizer)
+        return apply_peft(model, self.cfg, family or self.family, head, tokenizer)
 
     def train(self, model: Any, method: Any, train_examples: Any, held_out: Any = None,
               frozen: dict[str, Any] | None = None) -> Any:

@@ -33,6 +33,12 @@ class Distiller:
         """The student inside what was trained."""
         return trained
 
+    def soft_pairs(self, student: Any, teacher: Any, batch: dict[str, Any]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(student, teacher) logits that the soft loss compares, one distribution per row: at the positions
+        with a target (masked tokens; a task's rows or labelled tokens)."""
+        keep = target_positions(batch["labels"])
+        return [(student.logits[keep], teacher.logits[keep])]
+
     def save(self, student: torch.nn.Module, path: str | Path) -> None:
         """The student as a folder its Auto class loads, with the teacher's tokenizer."""
         from lmlearn.models.factory import save_model
@@ -40,9 +46,12 @@ class Distiller:
         save_model(student, self.tokenizer, path)
 
 
+TARGETS = ("labels", "start_positions", "end_positions")  # what a head's own loss reads
+
+
 def split_inputs(batch: dict[str, Any]) -> dict[str, Any]:
-    """The model inputs of a batch (no labels)."""
-    return {k: v for k, v in batch.items() if k not in ("labels", "sample_seed")}
+    """The model inputs of a batch (no targets)."""
+    return {k: v for k, v in batch.items() if k not in (*TARGETS, "sample_seed")}
 
 
 def target_positions(labels: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from lmlearn.config import option
 from lmlearn.distill.base import Distiller, split_inputs
 from lmlearn.distill.losses import cosine_loss, soft_kl
-from lmlearn.distill.task import TaskDistillation
+from lmlearn.distill.task import TaskDistillation, mean_loss
 from lmlearn.engine.method import Models, StepOutput, count_targets
 from lmlearn.objectives.mlm import MaskedLM
 
@@ -61,8 +61,8 @@ class TaskDistilBERT(TaskDistillation):
 
     def step(self, models: Models, batch: dict[str, Any]) -> StepOutput:
         cfg = self.cfg
-        teacher, student, keep = self.forward(models, batch)
-        ce = soft_kl(student.logits[keep], teacher.logits[keep], cfg.temperature)
+        teacher, student = self.forward(models, batch)
+        ce = mean_loss(soft_kl, self.soft_pairs(student, teacher, batch), cfg.temperature)
         real = batch["attention_mask"].bool()
         cos = cosine_loss(student.hidden_states[-1][real], teacher.hidden_states[-1][real])
         loss = cfg.alpha_ce * ce + cfg.alpha_hard * student.loss + cfg.alpha_cos * cos

@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from lmlearn.config import option
-from lmlearn.distill.base import Distiller, split_inputs, target_positions
+from lmlearn.distill.base import Distiller, split_inputs
 from lmlearn.distill.losses import mse, soft_cross_entropy
 from lmlearn.distill.student import layer_stack, num_layers
-from lmlearn.distill.task import TaskDistillation
+from lmlearn.distill.task import TaskDistillation, mean_loss
 from lmlearn.engine.method import Models, StepOutput, count_targets
 from lmlearn.errors import LmlearnError
 from lmlearn.objectives.mlm import MaskedLM
@@ -114,15 +114,15 @@ class TinyBERT(Distiller, MaskedLM):
 
     def step(self, models: Models, batch: dict[str, Any]) -> StepOutput:
         """Intermediate stage: att + hidden + emb (per token); prediction stage: soft cross-entropy
-        over the masked positions. Each term is a metric."""
+        over the masked positions (a task's rows, labelled tokens, or QA's start and end). Each term is a metric."""
         inputs = split_inputs(batch)
         with torch.no_grad():
             teacher = models["teacher"](**inputs, output_hidden_states=True)
             teacher_scores = self.teacher_attention.take()
         student, projected, scores = models.model(**inputs)
         if self.cfg.tinybert_stage == "prediction":  # masked positions; a task's rows or labelled tokens
-            keep = target_positions(batch["labels"])
-            pred = soft_cross_entropy(student.logits[keep], teacher.logits[keep], self.cfg.temperature)
+            pairs = self.soft_pairs(student, teacher, batch)
+            pred = mean_loss(soft_cross_entropy, pairs, self.cfg.temperature)
             return StepOutput(pred, count_targets(batch), {"pred": pred.detach()})
         return intermediate_step(self.map, batch["attention_mask"].bool(), scores, teacher_scores, projected,
                                  teacher.hidden_states)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmlearn import config
+from lmlearn.adapters.settings import PeftSettings
 from lmlearn.config import option
 from lmlearn.data.settings import DataSettings
 from lmlearn.engine.settings import TrainSettings
 
 
 @dataclass
-class _DistillBase(TrainSettings, DataSettings):
+class _DistillBase(TrainSettings, DataSettings, PeftSettings):
     method: str = option("distilbert", "distillation method: distilbert, tinybert or kd (see docs/distill.md)")
     teacher: str = option("", "the teacher's model folder (its tokenizer is the student's)")
     student: str = option("", "a preset or folder for the student; empty: the teacher with --layers of its layers")
@@ -26,10 +27,12 @@ class _DistillBase(TrainSettings, DataSettings):
 
 def _options() -> list[type]:
     from lmlearn.distill import option_classes
+    from lmlearn.distill.augment import AugmentOptions
     from lmlearn.objectives.mlm import MaskedLMOptions
     from lmlearn.tasks import option_classes as task_options
 
-    return [MaskedLMOptions, *option_classes(), *task_options()]  # masked methods mask as `mlm`; tasks read as finetune
+    # masked methods mask as `mlm`; tasks read as finetune
+    return [MaskedLMOptions, *option_classes(), AugmentOptions, *task_options()]
 
 
 DistillConfig = config.with_options(_DistillBase, _options(), "DistillConfig", "Settings of `lmlearn distill`.")
@@ -83,9 +86,9 @@ def _run_lm(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, Any]
     from lmlearn.models.factory import load_model
     from lmlearn.driver import text_splits
 
-    if cfg.train_examples:
-        raise LmlearnError("--train-examples samples labelled rows: it goes with --task (a language model distils "
-                           "on all of --data)")
+    if cfg.train_examples or cfg.augment:
+        flag = "--train-examples samples" if cfg.train_examples else "--augment copies"
+        raise LmlearnError(f"{flag} labelled rows: it goes with --task (a language model distils on all of --data)")
     method_class = get_method(cfg.method)
     if family not in method_class.families:
         raise LmlearnError(f"--method {cfg.method} distils {', '.join(method_class.families)} models; "
@@ -126,6 +129,8 @@ def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, An
         train_ds, eval_ds = task.read_splits(report)
         train_ds = labelled_sample(train_ds, cfg.train_examples, cfg.seed)
         task.fit(train_ds)
+        if cfg.augment:
+            train_ds = _augmented(cfg, task, train_ds)
         labels, mine = getattr(teacher.config, "id2label", None), task.model_config().get("id2label")
         if mine is not None and labels is not None and {int(k): v for k, v in labels.items()} != mine:
             raise LmlearnError(f"--teacher {cfg.teacher} was trained on the labels {labels}; the data's are {mine}")
@@ -145,22 +150,53 @@ def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, An
     return _distil(cfg, given, family, method, teacher, read, report, scorer=scorer)
 
 
+def _augmented(cfg: Any, task: Any, rows: Any) -> Any:
+    """TinyBERT's augmentation of the labelled rows: the rows, then --augment copies of each."""
+    import datasets
+    import torch
+
+    from lmlearn.distill.augment import WordCandidates, augment_rows
+    from lmlearn.errors import LmlearnError
+    from lmlearn.models.spec import resolve_model_dir
+
+    if cfg.task not in ("classify", "pair"):
+        raise LmlearnError(f"--augment rewrites the words of classify and pair rows; --task {cfg.task} is neither")
+    if not cfg.augment_model:
+        raise LmlearnError("--augment needs --augment-model: a masked LM folder to propose words (the paper uses a "
+                           "pre-trained BERT; the teacher's own base model fits)")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    lm = WordCandidates(str(resolve_model_dir(cfg.augment_model, "--augment-model")), cfg.augment_k, device)
+    return datasets.Dataset.from_list(augment_rows(rows, task.text_columns(), lm, cfg.augment, cfg.augment_p,
+                                                   cfg.seed))
+
+
 def _distil(cfg: Any, given: Any, family: str, method: Any, teacher: Any, read: Any, report: Any,
             scorer: Any) -> dict[str, Any]:
     """The shared run: the student, the engine with the teacher frozen, the student saved, the summary."""
     import torch
     from transformers import set_seed
 
+    from lmlearn.adapters.apply import parameter_counts
     from lmlearn.distill.student import check_vocabularies
     from lmlearn.driver import Driver
+    from lmlearn.errors import LmlearnError
     from lmlearn.models.factory import count_parameters, load_tokenizer
 
+    if cfg.peft:
+        from lmlearn.adapters.apply import check_peft
+
+        if cfg.method == "tinybert":
+            raise LmlearnError("--peft with --method tinybert: its losses read the student's own attention and "
+                               "hidden layers, which an adapter wraps; use kd or distilbert")
+        check_peft(cfg.peft, family, method.head)
     driver = Driver(given, "distill", resolve=False)
     driver.report = report
     train_examples, eval_examples = driver.read(lambda _: read())
     set_seed(cfg.seed)
     student = method.build_student(teacher, cfg.student, cfg.seed)
     check_vocabularies(teacher, student, method.tokenizer, load_tokenizer(cfg.student) if cfg.student else None)
+    # --peft: an adapter on the student; the student as built is its base (saved to OUT/base)
+    student = driver.adapt(student, method.head, method.tokenizer, grew=True, family=family)
     trained = method.trainable(student, teacher)
     result = driver.train(trained, method, train_examples, eval_examples, frozen={"teacher": teacher})
     student = method.student_of(driver.unwrap(trained))
@@ -168,12 +204,13 @@ def _distil(cfg: Any, given: Any, family: str, method: Any, teacher: Any, read: 
     probe = eval_examples if eval_examples is not None else train_examples
     sample = method.collate(probe[:cfg.batch_size], torch.Generator().manual_seed(0))
     sample = {k: v.to(device) for k, v in sample.items() if isinstance(v, torch.Tensor)}
-    teacher_params, student_params = count_parameters(teacher)[1], count_parameters(student)[1]
+    teacher_params, (student_trainable, student_params) = count_parameters(teacher)[1], parameter_counts(student)
     speed_teacher, speed_student = _throughput(teacher, sample), _throughput(student, sample)
     summary = {
         "method": cfg.method, "task": cfg.task or None, "teacher": given.teacher, "family": family,
         "student": given.student or f"the teacher with layers {cfg.layers or 'every other'}",
         "teacher_parameters": teacher_params, "student_parameters": student_params,
+        "student_trainable_parameters": student_trainable, "peft": cfg.peft,
         "size_ratio": round(student_params / teacher_params, 4),
         "teacher_tokens_per_sec": round(speed_teacher), "student_tokens_per_sec": round(speed_student),
         "speedup": round(speed_student / speed_teacher, 3),
