@@ -85,11 +85,30 @@ def reply_to(prompt: str) -> tuple[str, str]:
     return "?", "stop"
 
 
+def as_chat(prompt: str, text: str, finish: str) -> str:
+    """The same content as a chat model writes it: a preamble, its own numbering or headers, bold markup, a closing
+    line, labels with a remark under them, and (for half the instance replies) no "Example N" headers at all."""
+    rng = _rng("chat" + prompt)
+    if prompt.startswith("Come up with a series of tasks"):
+        n = len(re.findall(r"^\d+\. ", prompt, flags=re.MULTILINE)) + 1
+        return f"Sure! Here are some more tasks:\n\n**{n}.**{text}" + ("" if finish == "length" else
+                                                                        "\n\nI hope these help!")
+    if prompt.startswith("Can the following task"):
+        return f"**{text.strip()}**, because of what it asks for."
+    if prompt.startswith("Given the classification task"):
+        return "Here you go:\n\n" + re.sub(r"Class label: (\w+)\n", r"Class label: **\1**\n(my pick)\n", text)
+    if prompt.startswith("Come up with examples"):
+        bare = rng.random() < 0.5
+        return "Here are some examples:\n\n" + re.sub(r"Example (\d+)\n", "" if bare else r"**Example \1:**\n", text)
+    return text
+
+
 class FakeServer:
     """What the server answered, and a way to make it hang after a number of replies."""
 
     def __init__(self):
         self.prompts: list[tuple[str, str]] = []  # (path, prompt) of every answered request
+        self.bodies: list[dict] = []
         self.hang_after: int | None = None
         self.hanging = threading.Event()
         self.release = threading.Event()
@@ -107,7 +126,10 @@ class FakeServer:
             return 404, {"error": "no such path"}
         assert body["model"] == "fake-model" and isinstance(body["seed"], int) and len(body["stop"]) <= 4
         text, finish = reply_to(prompt)
+        if path == "/v1/chat/completions":
+            text = as_chat(prompt, text, finish)
         self.prompts.append((path, prompt))
+        self.bodies.append(body)
         choice = {"message": {"role": "assistant", "content": text}} if "chat" in path else {"text": text}
         return 200, {"choices": [{**choice, "index": 0, "finish_reason": finish}]}
 
@@ -191,13 +213,35 @@ def test_parsers_take_continued_and_restarted_numbering_and_drop_a_cut_off_task(
     tasks, bad, truncated = prompts.parse_alpaca(reply, 4, finished=False)
     assert [(t.instruction, t.instances) for t in tasks] == [
         ("Name a city.", [{"input": "", "output": "Paris"}]), ("Add 2 and 3.", [{"input": "2, 3", "output": "5"}])]
-    assert bad == 1 and truncated
+    assert bad == ["rubbish"] and truncated
     assert prompts.parse_instances("Class label: Yes\nInput: It rains.\nClass label: No\nInput: Sun.\nTask: x",
                                    classification=True) == [{"input": "It rains.", "output": "Yes"},
                                                             {"input": "Sun.", "output": "No"}]
     assert prompts.parse_instances("Example 1\nInput: 2+2\nOutput: 4\nExample 2\nOutput: hi\n", False) == [
         {"input": "2+2", "output": "4"}, {"input": "", "output": "hi"}]
-    assert [prompts.parse_classification(t) for t in (" Yes", "no.", " maybe")] == [True, False, None]
+    assert [prompts.parse_classification(t) for t in (" Yes", "no.", " maybe", "**Yes**, it is", "네.")] == [
+        True, False, None, True, True]
+
+
+def test_parsers_take_a_chat_models_replies():
+    reply = "Sure! Here are more tasks:\n\n9. **Write a poem about rain.**\n10) Explain tides.\n\nWant more?"
+    assert prompts.parse_instructions(reply, 9, chat=True) == ["Write a poem about rain.", "Explain tides."]
+    assert prompts.parse_instructions(reply, 9, chat=False)[0] == "Sure! Here are more tasks:"  # a continuation
+    assert prompts.parse_instructions("Write a haiku about snow.", 9, chat=True) == ["Write a haiku about snow."]
+    assert "\n\n" in prompts.instruction_stops(8) and "\n\n" not in prompts.instruction_stops(8, chat=True)
+    headed = "Here are examples:\n\n**Example 1:**\nInput: 2+2\nOutput: 4\n\nExample 2.\nOutput: hi\nInput: 3\nOutput: 3!"
+    assert prompts.parse_instances(headed, False) == [{"input": "2+2", "output": "4"}, {"input": "", "output": "hi"},
+                                                      {"input": "3", "output": "3!"}]
+    bare = "Sure!\nInput: a\nOutput: b\nOutput: c\nInput: d\nOutput: e"
+    assert prompts.parse_instances(bare, False) == [{"input": "a", "output": "b"}, {"input": "", "output": "c"},
+                                                    {"input": "d", "output": "e"}]
+    alpaca = "Sure, 17 more:\n\n###\n**4. Instruction:** Name a city.\n4. Input:\n<noinput>\n4. Output:\nParis\n###\n"
+    tasks, bad, _ = prompts.parse_alpaca(alpaca, 4, finished=True, chat=True)
+    assert [(t.instruction, t.instances) for t in tasks] == [("Name a city.", [{"input": "", "output": "Paris"}])]
+    assert bad == []
+    labels = "Here:\n\nClass label: **Positive**\nThe happy one.\nInput: I love it.\n\nClass label: No\nInput: x"
+    assert prompts.parse_instances(labels, True) == [{"input": "I love it.", "output": "Positive"},
+                                                     {"input": "x", "output": "No"}]
 
 
 # the loop ---------------------------------------------------------------------------------------------------------
@@ -221,6 +265,19 @@ def test_self_instruct_grows_a_pool_from_the_175_seed_tasks(server, tmp_path):
     tasks = read(out)
     assert len(tasks) == counts.tasks >= 20 and counts.requests == counts.sent == len(server.prompts) <= 150
     _check_pool(tasks, [r["instruction"] for r in seed_rows])
+    # the chat replies' preambles and closing lines are not tasks, nor are outputs run into the next input
+    assert not any("Here are" in t["instruction"] or "help" in t["instruction"] for t in tasks)
+    assert not any("Input:" in i["output"] or "Example" in i["output"] for t in tasks for i in t["instances"])
+    # instructions are sampled with Self-Instruct's settings; the yes/no question and the instances greedily
+    stage = {"Come up with a series": [], "Can the following": [], "Given the classification": [],
+             "Come up with examples": []}
+    for (_, prompt), body in zip(server.prompts, server.bodies):
+        stage[next(k for k in stage if prompt.startswith(k))].append(body)
+    assert all(b["temperature"] == 0.7 and b["top_p"] == 0.5 and b["presence_penalty"] == 2.0
+               and "\n\n" not in b["stop"] for b in stage["Come up with a series"])
+    assert all(b["temperature"] == 0 for b in stage["Can the following"])
+    assert all(b["temperature"] == 0 and b["presence_penalty"] == 1.5
+               for b in stage["Given the classification"] + stage["Come up with examples"])
     # k-shot prompts: 8 instructions, 6 human-written and 2 generated once the pool has them
     first, later = server.prompts[0][1], [p for path, p in server.prompts if p.startswith("Come up with a series")]
     generated = {t["instruction"] for t in tasks}

@@ -32,6 +32,8 @@ def main(cfg: Config) -> int:
           f"{counts.instances} instances, from {counts.candidates} generated instructions in {counts.rounds} rounds; "
           f"stopped: {counts.stopped}")
     print(f"{counts.requests} requests: {counts.sent} sent, {counts.cached} from the cache")
+    if counts.unclear:
+        print(f"  {counts.unclear} answers to \"is it classification?\" were neither yes nor no (taken as no)")
     for reason, n in counts.dropped.items():
         print(f"  dropped {n:>5}  {reason}")
     print(f"each drop is in {default_side_file(cfg.out, '.dropped.jsonl')}, "

@@ -27,16 +27,19 @@ class Reply:
 
 @dataclass
 class Sampling:
-    """How to sample: Alpaca used temperature 1.0, top-p 1.0; Self-Instruct 0.7 and 0.5."""
+    """How to sample: Alpaca used temperature 1.0, top-p 1.0; Self-Instruct 0.7 and 0.5 with a presence
+    penalty of 2 for instructions, greedy with 1.5 for instances. Temperature 0 is greedy decoding."""
 
     temperature: float = 1.0
     top_p: float = 1.0
     max_tokens: int = 1024
+    presence_penalty: float = 0.0  # OpenAI-compatible servers only; transformers' generate has no such penalty
 
 
 class Generator(Protocol):
     name: str
-    model: str  # what the cache key records of the model
+    model: str  # what the cache key records of the model (and of the server)
+    chat: bool  # the prompt goes in as a user's turn, and the reply is an assistant's, not a continuation
     requests: int
 
     def complete(self, prompt: str, stop: list[str], sampling: Sampling, seed: int) -> Reply:
@@ -61,7 +64,8 @@ class OpenAICompatible:
         path = "/chat/completions" if api == "chat" else "/completions"
         self.url = base + (path if base.endswith("/v1") else "/v1" + path)
         self.api = api
-        self.model = f"{model}|{api}"
+        self.chat = api == "chat"
+        self.model = f"{model}|{api}|{self.url}"
         self.served_model = model
         self.client = HttpClient(http, "OpenAI-compatible endpoint", KEY_ENV if self.key else None)
 
@@ -72,6 +76,8 @@ class OpenAICompatible:
     def complete(self, prompt: str, stop: list[str], sampling: Sampling, seed: int) -> Reply:
         payload = {"model": self.served_model, "temperature": sampling.temperature, "top_p": sampling.top_p,
                    "max_tokens": sampling.max_tokens, "stop": stop[:4], "seed": seed}
+        if sampling.presence_penalty:
+            payload["presence_penalty"] = sampling.presence_penalty
         if self.api == "chat":
             payload["messages"] = [{"role": "user", "content": prompt}]
         else:
@@ -89,9 +95,11 @@ class OpenAICompatible:
 
 
 class LocalCausalLM:
-    """A causal LM folder (saved with save_pretrained), sampled with `generate`; stop strings cut the text."""
+    """A causal LM folder (saved with save_pretrained), sampled with `generate` (greedy at temperature 0); stop
+    strings end generation and cut the text. A prompt continues as text: no chat template is applied."""
 
     name = "local"
+    chat = False
 
     def __init__(self, model: str | None, device: str):
         import torch
@@ -106,17 +114,28 @@ class LocalCausalLM:
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.net = AutoModelForCausalLM.from_pretrained(folder).to(self.device).eval()
         self.model = str(folder.resolve())
+        self.context = getattr(self.net.config, "max_position_embeddings", None) or getattr(
+            self.net.config, "n_positions", None)
         self.requests = 0
 
     def complete(self, prompt: str, stop: list[str], sampling: Sampling, seed: int) -> Reply:
         import torch
 
         inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+        length = inputs["input_ids"].shape[1]
+        new_tokens = sampling.max_tokens
+        if self.context:
+            new_tokens = min(new_tokens, self.context - length)
+            if new_tokens < 1:
+                raise LmlearnError(f"--model {self.model}: a prompt of {length} tokens fills its context of "
+                                   f"{self.context} positions; use a model with a longer context")
         torch.manual_seed(seed)
         self.requests += 1
+        sample = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p} \
+            if sampling.temperature > 0 else {"do_sample": False}
         with torch.no_grad():
-            out = self.net.generate(**inputs, do_sample=True, temperature=sampling.temperature,
-                                    top_p=sampling.top_p, max_new_tokens=sampling.max_tokens,
+            out = self.net.generate(**inputs, **sample, max_new_tokens=new_tokens, stop_strings=stop or None,
+                                    tokenizer=self.tokenizer,
                                     pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
         new = out[0, inputs["input_ids"].shape[1]:]
         text = self.tokenizer.decode(new, skip_special_tokens=True)

@@ -25,11 +25,10 @@ from lmlearn.selfinstruct.prompts import Task, sample
 from lmlearn.translate.cache import TranslationCache
 from lmlearn.translate.driver import default_side_file
 
-CACHE_VERSION = "self-instruct/1"  # part of every cache key: bump when what a prompt asks changes
+CACHE_VERSION = "self-instruct/2"  # part of every cache key: bump when what a prompt asks changes
 UNPARSABLE = "reply item that does not parse"
 TRUNCATED = "item cut off by the length limit"
 NO_INSTANCE = "task left without a valid instance"
-UNCLEAR = "classification answer neither yes nor no (taken as no)"
 STALL_ROUNDS = 10  # rounds in a row that add no task before the run gives up
 
 
@@ -50,7 +49,8 @@ class Settings:
     similarity: float = 0.7  # ROUGE-L F above which a new instruction is too close to the pool
     language: str = "en"
     seed: int = 0
-    sampling: Sampling = field(default_factory=Sampling)
+    sampling: Sampling = field(default_factory=Sampling)  # instruction (and Alpaca's task) requests
+    instance_presence_penalty: float = 1.5  # Self-Instruct's instance requests: greedy, with this penalty
     instruction_filter: InstructionFilter = field(default_factory=InstructionFilter)
 
 
@@ -67,6 +67,7 @@ class Counts:
     tasks: int = 0  # generated tasks with at least one instance (written)
     classification: int = 0  # of those, classification tasks
     instances: int = 0
+    unclear: int = 0  # "is it classification?" answered neither yes nor no: taken as no
     dropped: dict[str, int] = field(default_factory=dict)
     stopped: str = ""
 
@@ -90,6 +91,8 @@ def read_seed_tasks(path: str) -> list[Task]:
             instances = row["instances"] if "instances" in row else [{"input": row.get("input", ""),
                                                                       "output": row["output"]}]
             instances = [{"input": i.get("input") or "", "output": i["output"]} for i in instances]
+            if not all(isinstance(i["input"], str) and isinstance(i["output"], str) for i in instances):
+                raise ValueError("an input or output that is not a string")
             if not isinstance(row["instruction"], str) or not row["instruction"].strip() or not instances:
                 raise ValueError("an empty instruction or no instances")
             tasks.append(Task(row["instruction"], instances, bool(row.get("is_classification", False))))
@@ -118,18 +121,21 @@ class Growth:
 
     # requests ----------------------------------------------------------------------------------------------
 
-    def ask(self, stage: str, round_: int, slot: int, prompt: str, stop: list[str]) -> Reply:
-        """The reply to `prompt`: from the cache when this request was answered before, else from the backend."""
+    def ask(self, stage: str, round_: int, slot: int, prompt: str, stop: list[str],
+            sampling: Sampling | None = None) -> Reply:
+        """The reply to `prompt`: from the cache when this request was answered before, else from the backend.
+        The key holds the stage, whose sampling the run's settings (in the cache's namespace) fix."""
         budget = self.settings.max_requests
         if budget and self.counts.requests >= budget:
             raise _BudgetSpent
-        request = json.dumps([stage, round_, slot, prompt], ensure_ascii=False)
+        sampling = sampling or self.settings.sampling
+        request = json.dumps([stage, round_, slot, prompt, stop], ensure_ascii=False)
         self.counts.requests += 1
         found = self.cache.get_many([request])
         if request in found:
             self.counts.cached += 1
             return Reply(**json.loads(found[request]))
-        reply = self.generator.complete(prompt, stop, self.settings.sampling, request_seed(self.cache.key(request)))
+        reply = self.generator.complete(prompt, stop, sampling, request_seed(self.cache.key(request)))
         self.cache.put_many([(request, json.dumps(asdict(reply), ensure_ascii=False))])
         self.counts.sent += 1
         return reply
@@ -177,6 +183,11 @@ class Growth:
 
     def self_instruct_round(self, r: int) -> None:
         s = self.settings
+        chat = self.generator.chat
+        # Self-Instruct decodes the classification question and the instances greedily (temperature 0)
+        yes_no = Sampling(temperature=0.0, top_p=1.0, max_tokens=16)
+        for_instances = Sampling(temperature=0.0, top_p=1.0, max_tokens=s.sampling.max_tokens,
+                                 presence_penalty=s.instance_presence_penalty)
         human = [t.instruction for t in self.seeds]
         candidates = []
         for slot in range(s.requests_per_round):
@@ -185,8 +196,8 @@ class Growth:
             shown += sample(rng, human, s.human_shots + s.generated_shots - len(shown))
             rng.shuffle(shown)
             reply = self.ask("instructions", r, slot, prompts.instruction_prompt(shown, language=s.language),
-                             prompts.instruction_stops(len(shown)))
-            items = prompts.parse_instructions(reply.text, len(shown) + 1)
+                             prompts.instruction_stops(len(shown), chat))
+            items = prompts.parse_instructions(reply.text, len(shown) + 1, chat)
             if not reply.finished and items:
                 self.drop(TRUNCATED, r, instruction=items.pop())
             candidates += [Task(text, []) for text in items]
@@ -199,13 +210,13 @@ class Growth:
             rng.shuffle(demos)
             answer = prompts.parse_classification(
                 self.ask("classification", r, i, prompts.classification_prompt(row["instruction"], demos),
-                         ["\n"]).text)
+                         ["\n"], yes_no).text)
             if answer is None:
-                self.reasons[UNCLEAR] += 1
+                self.counts.unclear += 1
             row["is_classification"] = bool(answer)
             demos = sample(rng, (clf_seeds if answer else other_seeds) or self.seeds, s.instance_shots)
             reply = self.ask("instances", r, i, prompts.instance_prompt(row["instruction"], demos, bool(answer)),
-                             prompts.INSTANCE_STOPS)
+                             prompts.INSTANCE_STOPS, for_instances)
             instances = prompts.parse_instances(reply.text, bool(answer))
             if not reply.finished and instances:
                 self.drop(TRUNCATED, r, instruction=row["instruction"], instance=instances.pop())
@@ -218,9 +229,10 @@ class Growth:
             demos = sample(self._rng(r, slot), self.seeds, s.alpaca_shots)
             reply = self.ask("alpaca", r, slot, prompts.alpaca_prompt(demos, s.alpaca_tasks, s.language),
                              prompts.alpaca_stops(s.alpaca_tasks))
-            tasks, bad, truncated = prompts.parse_alpaca(reply.text, len(demos) + 1, reply.finished)
-            for _ in range(bad):
-                self.drop(UNPARSABLE, r)
+            tasks, bad, truncated = prompts.parse_alpaca(reply.text, len(demos) + 1, reply.finished,
+                                                          self.generator.chat)
+            for block in bad:
+                self.drop(UNPARSABLE, r, text=block)
             if truncated:
                 self.drop(TRUNCATED, r)
             candidates += tasks

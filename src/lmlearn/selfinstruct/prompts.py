@@ -36,26 +36,35 @@ def _language_line(language: str) -> str:
 
 # Self-Instruct: new instructions after a numbered list -------------------------------------------------------
 
-def instruction_prompt(instructions: list[str], classification: bool = False, language: str = "en") -> str:
+def instruction_prompt(instructions: list[str], language: str = "en") -> str:
     """The numbered list of `instructions`, ending with the next number for the model to go on from."""
-    head = ("Come up with a series of classification tasks. Try to specify the possible output labels when "
-            "possible.\n" if classification else "Come up with a series of tasks:\n")
+    head = "Come up with a series of tasks:\n"
     lines = [f"{i + 1}. {_one_line(text)}" for i, text in enumerate(instructions)]
     return head + _language_line(language) + "\n".join(lines) + f"\n{len(instructions) + 1}."
 
 
-def instruction_stops(n_shown: int) -> list[str]:
-    """Stop before the list reaches 16 items, as Self-Instruct does, or at a blank line."""
-    return ["\n\n", "\n16", "16.", "16 ."] if n_shown < 15 else ["\n\n"]
+def instruction_stops(n_shown: int, chat: bool = False) -> list[str]:
+    """Stop before the list reaches 16 items, as Self-Instruct does, or at a blank line. A chat model's reply
+    often opens with a line and a blank one ("Here are more tasks:"), so for chat the blank line is no stop."""
+    stops = ["\n16", "16.", "16 ."] if n_shown < 15 else []
+    return stops if chat else ["\n\n", *stops]
 
 
-def parse_instructions(reply: str, next_number: int) -> list[str]:
-    """The instructions of a reply that goes on from `next_number.` (or restarts with its own numbers)."""
-    text = reply if re.match(r"\s*\d+\s?\.", reply) else f"{next_number}.{reply}"
-    items = re.split(r"(?:^|\n)\s*\d+\s?\.\s*", text)
+_NUMBER = re.compile(r"(?:^|\n)[ \t]*\d+\s?[.)][ \t]*")
+
+
+def parse_instructions(reply: str, next_number: int, chat: bool = False) -> list[str]:
+    """The instructions of a reply that goes on from `next_number.` (or restarts with its own numbers).
+
+    A completion model's reply begins with the text of item `next_number`; a chat model's, when numbered
+    items follow, with a preamble ("Sure! Here are more tasks:"), which is dropped. An item ends at a
+    blank line, so a chat model's closing words do not join the last one."""
+    head, *items = _NUMBER.split(reply.replace("**", ""))
+    if head.strip() and not (chat and items):
+        items.insert(0, head)
     out = []
     for item in items:
-        item = re.sub(r"\s+", " ", item).strip()
+        item = re.sub(r"\s+", " ", re.split(r"\n[ \t]*\n", item.strip())[0]).strip()
         if item:
             out.append(item[0].upper() + item[1:])
     return out
@@ -73,9 +82,9 @@ def classification_prompt(instruction: str, demos: list[Task]) -> str:
 
 def parse_classification(reply: str) -> bool | None:
     """Yes -> True, No -> False, anything else -> None."""
-    word = re.match(r"\s*(\w+)", reply)
+    word = re.match(r"\W*(\w+)", reply)  # past markup and quotes: "**Yes**", '"No."'
     answer = word.group(1).lower() if word else ""
-    return {"yes": True, "no": False, "예": True, "아니요": False, "아니오": False}.get(answer)
+    return {"yes": True, "no": False, "예": True, "네": True, "아니요": False, "아니오": False}.get(answer)
 
 
 # Self-Instruct: instances, input first or output first --------------------------------------------------------
@@ -110,23 +119,42 @@ def instance_prompt(instruction: str, demos: list[Task], classification: bool) -
 INSTANCE_STOPS = ["Task:", "\n\n\n"]
 
 
+_EXAMPLE = re.compile(r"(?:^|\n)[ \t#]*Example[ \t]*\d+[ \t]*[:.)]?[ \t]*")
+_FIELD = re.compile(r"(?:^|\n)[ \t]*(Input|Output):")
+
+
+def _pairs(piece: str, headed: bool) -> list[dict]:
+    """The Input/Output pairs of one example's text: a field runs to the next "Input:" or "Output:" line."""
+    lead, *fields = _FIELD.split(piece)
+    # under an "Example N" header, text before the first field is the input (Self-Instruct's own layout);
+    # in a reply without headers it is the model's preamble
+    given, pairs = lead.strip() if headed else "", []
+    for name, value in zip(fields[::2], fields[1::2]):
+        if name == "Input":
+            given = value.strip()
+        else:
+            pairs.append({"input": given, "output": value.strip()})
+            given = ""
+    return pairs
+
+
 def parse_instances(reply: str, classification: bool) -> list[dict]:
-    """{input, output} pairs from a reply to `instance_prompt`."""
-    reply = reply.split("Task:")[0]
-    instances = []
+    """{input, output} pairs from a reply to `instance_prompt`.
+
+    Takes "Example 1", "Example 1:" or "**Example 1**" headers, or none (bare Input:/Output: pairs, as chat
+    models often write them). A class label is the first line after "Class label:"."""
+    reply = reply.replace("**", "").split("Task:")[0]
     if classification:
-        for piece in re.split(r"(?:^|\n)\s*Class label:", reply)[1:]:
-            label, _, given = piece.partition("\nInput:")
-            instances.append({"input": given.strip(), "output": label.strip()})
+        instances = []
+        for piece in re.split(r"(?:^|\n)[ \t]*Class label:", reply)[1:]:
+            label, *given = re.split(r"\n\s*Input:", piece, maxsplit=1)
+            label = label.strip().split("\n")[0]  # the label, not what a chat model says about it
+            instances.append({"input": given[0].strip() if given else "", "output": label.strip()})
         return instances
-    for piece in re.split(r"(?:^|\n)\s*Example \d+\s*\n", "\n" + reply)[1:]:
-        given, sep, output = piece.partition("Output:")
-        if not sep:
-            continue
-        given = given.strip()
-        given = given[len("Input:"):].strip() if given.startswith("Input:") else given
-        instances.append({"input": given, "output": output.strip()})
-    return instances
+    pieces = _EXAMPLE.split(reply)
+    if len(pieces) == 1:
+        return _pairs(reply, headed=False)
+    return [pair for piece in pieces[1:] for pair in _pairs(piece, headed=True)]
 
 
 # Alpaca: whole tasks in one reply ------------------------------------------------------------------------------
@@ -160,18 +188,23 @@ def alpaca_stops(n_tasks: int) -> list[str]:
 _ALPACA_ITEM = re.compile(r"^\s*\d+\.\s*Instruction:(.*?)\n\s*\d+\.\s*Input:(.*?)\n\s*\d+\.\s*Output:(.*)$", re.DOTALL)
 
 
-def parse_alpaca(reply: str, next_number: int, finished: bool) -> tuple[list[Task], int, bool]:
-    """(tasks, unparsable blocks, whether a last block was dropped as cut off) of an Alpaca reply."""
+def parse_alpaca(reply: str, next_number: int, finished: bool, chat: bool = False) -> tuple[list[Task], int, bool]:
+    """(tasks, the blocks that do not parse, whether a last block was dropped as cut off) of an Alpaca reply. A chat
+    model's reply starts at its first numbered instruction; what comes before is its preamble."""
+    reply = reply.replace("**", "")
+    first = re.search(r"\d+\.\s*Instruction:", reply)
+    if chat and first:
+        reply = reply[first.start():]
     text = reply if re.match(r"\s*(###)?\s*\d+\.\s*Instruction:", reply) else f"{next_number}. Instruction:{reply}"
     blocks = [b for b in text.split("###") if b.strip()]
     truncated = not finished and bool(blocks)
     if truncated:
         blocks = blocks[:-1]  # decoding stopped on the length limit: the last task is likely cut off
-    tasks, bad = [], 0
+    tasks, bad = [], []
     for block in blocks:
         match = _ALPACA_ITEM.match(block.strip("\n"))
         if not match:
-            bad += 1
+            bad.append(block.strip())
             continue
         instruction, given, output = (m.strip() for m in match.groups())
         given = "" if given.lower() == "<noinput>" else given

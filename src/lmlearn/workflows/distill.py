@@ -18,7 +18,7 @@ class _DistillBase(TrainSettings, DataSettings, PeftSettings):
     method: str = option("distilbert", "distillation method: distilbert, tinybert or kd (see docs/distill.md)")
     teacher: str = option("", "the teacher's model folder (its tokenizer is the student's)")
     student: str = option("", "a preset or folder for the student; empty: the teacher with --layers of its layers")
-    task: str = option("", "distil a fine-tuned task model (classify, pair, tag) instead of a language model; "
+    task: str = option("", "distil a fine-tuned task model (classify, pair, tag, qa) instead of a language model; "
                            "its data, columns and labels as in `lmlearn finetune`")
     train_examples: int = option(0, "--task: distil on a sample of this many labelled rows, drawn with --seed as "
                                     "`lmlearn finetune --train-examples` draws them (0: all)", range=">=0")

@@ -10,8 +10,10 @@ from typing import Any, Callable, Literal
 from lmlearn.config import option
 from lmlearn.errors import LmlearnError
 
-# Each method's published sampling: Self-Instruct (GPT-3 davinci) 0.7 / 0.5, Alpaca (text-davinci-003) 1.0 / 1.0.
-SAMPLING = {"self-instruct": (0.7, 0.5, 1024), "alpaca": (1.0, 1.0, 3072)}
+# Each method's published sampling (temperature, top-p, tokens, presence penalty): Self-Instruct (GPT-3 davinci)
+# 0.7 / 0.5 / 1024 / 2 for instructions (instances greedy with penalty 1.5), Alpaca (text-davinci-003) 1 / 1 / 3072.
+SAMPLING = {"self-instruct": (0.7, 0.5, 1024, 2.0), "alpaca": (1.0, 1.0, 3072, 0.0)}
+INSTANCE_PRESENCE_PENALTY = 1.5
 
 
 @dataclass
@@ -42,6 +44,9 @@ class Config:
     top_p: float | None = option(None, "nucleus sampling (unset: 0.5 for self-instruct, 1.0 for alpaca)",
                                  range="(0, 1]")
     max_tokens: int | None = option(None, "tokens per reply at most (unset: 1024, alpaca 3072)", range=">=1")
+    presence_penalty: float | None = option(None, "openai: presence penalty of every request (unset: "
+                                                  "self-instruct's 2 for instructions and 1.5 for instances, "
+                                                  "alpaca 0; the local backend has none)", range="[-2, 2]")
     language: str = option("en", "language of the tasks (en keeps Self-Instruct's ASCII-first-character filter; "
                                  "other codes ask for tasks in that language)")
     similarity: float = option(0.7, "drop an instruction whose ROUGE-L F with one in the pool is above this",
@@ -67,7 +72,7 @@ def settings_of(cfg: Config) -> Any:
     from lmlearn.selfinstruct.generators import Sampling
     from lmlearn.selfinstruct.loop import Settings
 
-    temperature, top_p, max_tokens = SAMPLING[cfg.method]
+    temperature, top_p, max_tokens, presence = SAMPLING[cfg.method]
     if cfg.blacklist is not None:
         words = tuple(w.strip() for w in cfg.blacklist.split(",") if w.strip())
     else:
@@ -78,7 +83,10 @@ def settings_of(cfg: Config) -> Any:
                     requests_per_round=cfg.requests_per_round, similarity=cfg.similarity, language=cfg.language,
                     seed=cfg.seed,
                     sampling=Sampling(cfg.temperature if cfg.temperature is not None else temperature,
-                                      cfg.top_p if cfg.top_p is not None else top_p, cfg.max_tokens or max_tokens),
+                                      cfg.top_p if cfg.top_p is not None else top_p, cfg.max_tokens or max_tokens,
+                                      presence if cfg.presence_penalty is None else cfg.presence_penalty),
+                    instance_presence_penalty=INSTANCE_PRESENCE_PENALTY if cfg.presence_penalty is None
+                    else cfg.presence_penalty,
                     instruction_filter=InstructionFilter(cfg.min_words, cfg.max_words, words,
                                                          english=cfg.language == "en"))
 
@@ -111,7 +119,8 @@ def run(cfg: Config, on_round: Callable[[Any], None] | None = None) -> Any:
         generator = LocalCausalLM(cfg.model, cfg.device)
     sampling = settings.sampling
     namespace = [CACHE_VERSION, settings.method, generator.name, generator.model, str(sampling.temperature),
-                 str(sampling.top_p), str(sampling.max_tokens), settings.language, str(settings.seed)]
+                 str(sampling.top_p), str(sampling.max_tokens), str(sampling.presence_penalty),
+                 str(settings.instance_presence_penalty), settings.language, str(settings.seed)]
     cache_path = Path(cfg.cache) if cfg.cache else default_side_file(out, ".cache.sqlite")
     recorded = {k: v for k, v in asdict(cfg).items() if k not in ("overwrite",)}
     with TranslationCache(cache_path, namespace) as cache:
