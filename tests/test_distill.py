@@ -288,6 +288,12 @@ def test_augmentation_replaces_one_token_words_with_the_masked_lms_top_k(teacher
         assert len(copy) == len(words)
         assert all(copy[i] in one_token[i] if i in one_token else copy[i] == words[i] for i in range(len(words)))
     assert augment_text(text, found, 0.0, rng) == text
+    from lmlearn.distill.augment import augment_rows
+    rows = [{"text": text, "label": 1}, {"text": "the", "label": 0}]
+    assert augment_rows(rows, ["text"], lm, 5, 0.0, seed=0) == rows  # copies equal to their row are dropped
+    grown = augment_rows(rows, ["text"], lm, 5, 1.0, seed=0)
+    assert grown[:2] == rows and len({r["text"] for r in grown}) == len(grown) > 2
+    assert all((r["label"] == 0) == (len(r["text"].split()) == 1) for r in grown)  # a copy keeps its row's label
     several = [i for i, w in enumerate(words) if len(lm.tokenizer.tokenize(w)) > 1]
     assert not set(several) & set(one_token)  # words of several tokens are never candidates
 
@@ -302,7 +308,7 @@ def test_task_distillation_with_augmented_copies_and_a_lora_student(teachers, cl
               "--train-examples", "40", "--max-steps", "8")
     summary, _ = _distill(classifier, tmp_path / "aug", "--method", "kd", "--augment", "2", "--augment-model",
                           str(teachers["mlm"]), *common)
-    assert summary["train_examples"] == 120
+    assert 40 < summary["train_examples"] <= 120  # 40 rows, 2 draws each, a copy equal to its row or a twin dropped
     summary, rows = _distill(classifier, tmp_path / "lora", "--method", "kd", "--peft", "lora", *common)
     assert summary["peft"] == "lora" and 0 < summary["student_trainable_parameters"] < summary["student_parameters"]
     adapter = tmp_path / "lora" / "adapter"

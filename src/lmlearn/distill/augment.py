@@ -95,12 +95,19 @@ def augment_text(text: str, candidates: list[tuple[int, int, list[str]]], p: flo
 
 
 def augment_rows(rows: Any, columns: list[str], lm: WordCandidates, n: int, p: float, seed: int) -> list[dict]:
-    """The rows followed by n augmented copies of each (the text columns changed, the rest kept)."""
+    """The rows followed by up to n augmented copies of each (the text columns changed, the rest kept): n draws,
+    of which a copy equal to its row or to an earlier copy is dropped, as in TinyBERT's code, so a short row
+    with few replaceable words does not weigh n times as much."""
     rng = random.Random(seed)
     originals = [dict(r) for r in rows]
     copies = []
     for row in originals:
         found = {c: lm.of(row[c]) for c in columns}
+        seen = {tuple(row[c] for c in columns)}
         for _ in range(n):
-            copies.append({**row, **{c: augment_text(row[c], found[c], p, rng) for c in columns}})
+            copy = {c: augment_text(row[c], found[c], p, rng) for c in columns}
+            key = tuple(copy[c] for c in columns)
+            if key not in seen:
+                seen.add(key)
+                copies.append({**row, **copy})
     return originals + copies
