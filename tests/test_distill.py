@@ -127,7 +127,7 @@ def test_tinybert_projection_learns_the_teachers_states(teachers, tmp_path):
 def test_kd_for_causal_lms_lowers_its_divergence(teachers, tmp_path, divergence):
     summary, rows = _distill(teachers["clm"], tmp_path / "s", "--method", "kd", "--divergence", divergence,
                              "--max-steps", "30", "--on-policy", "0.5" if divergence == "jsd" else "0")
-    assert rows[-1]["kl"] < rows[0]["kl"]
+    assert _mean(rows[-5:], "kl") < _mean(rows[:5], "kl")  # five logged steps each: one batch is noisy
     assert summary["eval_loss"] < summary["initial_eval_loss"]
 
 

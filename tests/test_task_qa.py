@@ -227,7 +227,8 @@ def test_a_finetuned_qa_model_distils_into_one_layer_on_start_and_end_distributi
         eval_data=str(folder / "test.jsonl"), block_size=32, doc_stride=12, max_steps=40, batch_size=16,
         lr=2e-3, warmup_steps=0, log_every=1, eval_every=0, out=str(tmp_path / "s"), progress=False))
     rows = read_metrics(tmp_path / "s" / "metrics.jsonl")
-    assert all({"kl", "ce"} <= set(r) for r in rows) and rows[-1]["kl"] < rows[0]["kl"]
+    mean = lambda part: sum(r["kl"] for r in part) / len(part)  # noqa: E731
+    assert all({"kl", "ce"} <= set(r) for r in rows) and len(rows) >= 10 and mean(rows[-5:]) < mean(rows[:5])
     assert summary["metric"] == "f1" and summary["teacher_f1"] == pytest.approx(teacher_summary["f1"])
     assert summary["student_share"] == pytest.approx(summary["student_f1"] / summary["teacher_f1"], abs=1e-4)
     student = AutoModelForQuestionAnswering.from_pretrained(tmp_path / "s" / "model")
