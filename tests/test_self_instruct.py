@@ -191,6 +191,15 @@ def test_rouge_l_against_the_pool_by_hand_and_in_hangul():
     korean = SimilarityPool(["다음 영화 리뷰의 감정을 긍정 또는 부정으로 분류하세요"])
     score, _ = korean.closest("다음 영화 리뷰의 감정을 긍정 혹은 부정으로 분류하세요")
     assert score == pytest.approx(7 / 8)  # 7 of 8 words in order; rouge-score's own tokenizer would see no tokens here and say 0
+    # on English words the pool's ROUGE-L is rouge-score's, and the closest found is the best of the pool
+    from rouge_score import rouge_scorer
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    rng = random.Random(3)
+    sentences = [invented(rng) + " " + " ".join(rng.choices(TOPICS, k=rng.randrange(6))) for _ in range(60)]
+    pool = SimilarityPool(sentences[:50])
+    for query in sentences[50:]:
+        expected = max(scorer.score(other, query)["rougeL"].fmeasure for other in sentences[:50])
+        assert pool.closest(query)[0] == pytest.approx(expected)
 
 
 def test_each_instance_filter_names_its_reason():

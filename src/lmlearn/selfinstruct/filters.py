@@ -71,28 +71,49 @@ class InstructionFilter:
         return None
 
 
-class _WordTokenizer:
-    """rouge-score's default tokenizer keeps only [a-z0-9], so Hangul would score 0 against anything."""
+def words(text: str) -> list[str]:
+    """ROUGE-L's tokens: `\\w+` runs, lower-cased. rouge-score's default tokenizer keeps only [a-z0-9], so
+    Hangul would score 0 against anything."""
+    return re.findall(r"\w+", text.lower())
 
-    def tokenize(self, text: str) -> list[str]:
-        return re.findall(r"\w+", text.lower())
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence of two token lists (one row of the DP table at a time)."""
+    if len(a) < len(b):
+        a, b = b, a
+    row = [0] * (len(b) + 1)
+    for x in a:
+        diagonal = 0
+        for j, y in enumerate(b, 1):
+            diagonal, row[j] = row[j], diagonal + 1 if x == y else max(row[j], row[j - 1])
+    return row[-1]
+
+
+def rouge_l(a: list[str], b: list[str]) -> float:
+    """ROUGE-L F1 of two token lists (symmetric: 2 LCS / (|a| + |b|))."""
+    return 2 * _lcs(a, b) / (len(a) + len(b)) if a and b else 0.0
 
 
 class SimilarityPool:
-    """The instructions so far, and the highest ROUGE-L F of a new one against them."""
+    """The instructions so far, and the highest ROUGE-L F of a new one against them. Each instruction is
+    tokenized once, and a pool instruction whose length alone bounds its score below the best so far is
+    skipped, so a pool of thousands stays quick."""
 
     def __init__(self, instructions: list[str], threshold: float = 0.7):
-        from rouge_score import rouge_scorer
-
-        self.scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False, tokenizer=_WordTokenizer())
         self.threshold = threshold
-        self.instructions = list(instructions)
+        self.instructions: list[str] = []
+        self.tokens: list[list[str]] = []
+        for instruction in instructions:
+            self.add(instruction)
 
     def closest(self, instruction: str) -> tuple[float, str]:
         """(ROUGE-L F, instruction) of the pool's instruction most like `instruction`."""
+        mine = words(instruction)
         best = (0.0, "")
-        for other in self.instructions:
-            score = self.scorer.score(other, instruction)["rougeL"].fmeasure
+        for other, tokens in zip(self.instructions, self.tokens):
+            if not mine or not tokens or 2 * min(len(mine), len(tokens)) / (len(mine) + len(tokens)) <= best[0]:
+                continue  # even a full match of the shorter one could not beat the best
+            score = rouge_l(tokens, mine)
             if score > best[0]:
                 best = (score, other)
         return best
@@ -102,6 +123,7 @@ class SimilarityPool:
 
     def add(self, instruction: str) -> None:
         self.instructions.append(instruction)
+        self.tokens.append(words(instruction))
 
 
 def clean_instances(instances: list[dict]) -> tuple[list[dict], list[tuple[str, dict]]]:
