@@ -238,6 +238,24 @@ def test_parsers_take_a_chat_models_replies():
     assert prompts.parse_instructions(reply, 9, chat=False)[0] == "Sure! Here are more tasks:"  # a continuation
     assert prompts.parse_instructions("Write a haiku about snow.", 9, chat=True) == ["Write a haiku about snow."]
     assert "\n\n" in prompts.instruction_stops(8) and "\n\n" not in prompts.instruction_stops(8, chat=True)
+    bullets = "Sure! Here are 7 more tasks:\n\n- Write a haiku.\n- Sort the list."
+    assert prompts.parse_instructions(bullets, 9, chat=True) == ["Write a haiku.", "Sort the list."]
+    assert prompts.parse_instructions("Write a haiku.\n10. Sort it.", 9, chat=True) == ["Write a haiku.", "Sort it."]
+    # a completion keeps its own sub-lists and decimals inside an item
+    assert prompts.parse_instructions(" Give 3 examples:\n1) a\n10. Sort.", 9) == ["Give 3 examples: 1) a", "Sort."]
+    assert prompts.parse_instructions(" Multiply:\n3.14 times 2\n10. Sort.", 9) == ["Multiply: 3.14 times 2", "Sort."]
+    assert prompts.parse_instances("1. Input: a\n   Output: b\n2. Input: c\n   Output: d", False) == [
+        {"input": "a", "output": "b"}, {"input": "c", "output": "d"}]
+    assert prompts.parse_instances("**Example 1: A haiku about spring**\n**Output:** Blossoms drift.", False) == [
+        {"input": "", "output": "Blossoms drift."}]  # a header's title is not an input
+    assert prompts.parse_instances("Task: Rate it.\nClass label: Pos\nInput: good", True) == [
+        {"input": "good", "output": "Pos"}]  # a restated task line is not the end of the reply
+    assert prompts.instance_stops(chat=True)[0] == "\nTask:"
+    unmarked = "4. Instruction: Name a color.\n4. Input:\n<noinput>\n4. Output:\nBlue\n\n5. Instruction: Add 2 and 3." \
+               "\n5. Input:\n2, 3\n5. Output:\n5"
+    assert [t.instruction for t in prompts.parse_alpaca(unmarked, 4, True, chat=True)[0]] == ["Name a color.",
+                                                                                              "Add 2 and 3."]
+    assert [prompts.parse_classification(t) for t in ("Is it classification? Yes", "**Answer:** No")] == [True, False]
     headed = "Here are examples:\n\n**Example 1:**\nInput: 2+2\nOutput: 4\n\nExample 2.\nOutput: hi\nInput: 3\nOutput: 3!"
     assert prompts.parse_instances(headed, False) == [{"input": "2+2", "output": "4"}, {"input": "", "output": "hi"},
                                                       {"input": "3", "output": "3!"}]

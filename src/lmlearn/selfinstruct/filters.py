@@ -89,9 +89,14 @@ def _lcs(a: list[str], b: list[str]) -> int:
     return row[-1]
 
 
-def rouge_l(a: list[str], b: list[str]) -> float:
-    """ROUGE-L F1 of two token lists (symmetric: 2 LCS / (|a| + |b|))."""
-    return 2 * _lcs(a, b) / (len(a) + len(b)) if a and b else 0.0
+def rouge_l(target: list[str], prediction: list[str]) -> float:
+    """ROUGE-L F1 of two token lists, computed as rouge-score does (2PR / (P + R) in floats, so a pair at the
+    threshold falls on the same side of it as in Self-Instruct)."""
+    lcs = _lcs(target, prediction)
+    if not lcs:
+        return 0.0
+    precision, recall = lcs / len(prediction), lcs / len(target)
+    return 2 * precision * recall / (precision + recall)
 
 
 class SimilarityPool:

@@ -131,17 +131,20 @@ class LocalCausalLM:
                                    f"{self.context} positions; use a model with a longer context")
         torch.manual_seed(seed)
         self.requests += 1
-        sample = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p} \
+        sample = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0} \
             if sampling.temperature > 0 else {"do_sample": False}
         with torch.no_grad():
             out = self.net.generate(**inputs, **sample, max_new_tokens=new_tokens, stop_strings=stop or None,
                                     tokenizer=self.tokenizer,
-                                    pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+                                    pad_token_id=self.tokenizer.eos_token_id if self.tokenizer.pad_token_id is None
+                                    else self.tokenizer.pad_token_id)
         new = out[0, inputs["input_ids"].shape[1]:]
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
         ended = self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id in new.tolist()
-        return Reply(text[:min(cuts)] if cuts else text, bool(cuts) or ended)
+        # generation that ended before its limit stopped on its own (a stop string that straddles the prompt's
+        # end stops it too, leaving no stop in the new text)
+        return Reply(text[:min(cuts)] if cuts else text, bool(cuts) or ended or len(new) < new_tokens)
 
 
 def request_seed(key: str) -> int:

@@ -216,7 +216,7 @@ class Growth:
             row["is_classification"] = bool(answer)
             demos = sample(rng, (clf_seeds if answer else other_seeds) or self.seeds, s.instance_shots)
             reply = self.ask("instances", r, i, prompts.instance_prompt(row["instruction"], demos, bool(answer)),
-                             prompts.INSTANCE_STOPS, for_instances)
+                             prompts.instance_stops(chat), for_instances)
             instances = prompts.parse_instances(reply.text, bool(answer))
             if not reply.finished and instances:
                 self.drop(TRUNCATED, r, instruction=row["instruction"], instance=instances.pop())

@@ -50,17 +50,19 @@ def instruction_stops(n_shown: int, chat: bool = False) -> list[str]:
     return stops if chat else ["\n\n", *stops]
 
 
-_NUMBER = re.compile(r"(?:^|\n)[ \t]*\d+\s?[.)][ \t]*")
+_NUMBER = re.compile(r"(?:^|\n)[ \t]*\d+\s?\.(?!\d)[ \t]*")  # "9." but not "3.14"
+_CHAT_ITEM = re.compile(r"(?:^|\n)[ \t]*(?:\d+\s?[.)](?!\d)|[-*•])[ \t]*")  # chat models also write 9) and bullets
 
 
 def parse_instructions(reply: str, next_number: int, chat: bool = False) -> list[str]:
     """The instructions of a reply that goes on from `next_number.` (or restarts with its own numbers).
 
-    A completion model's reply begins with the text of item `next_number`; a chat model's, when numbered
-    items follow, with a preamble ("Sure! Here are more tasks:"), which is dropped. An item ends at a
-    blank line, so a chat model's closing words do not join the last one."""
-    head, *items = _NUMBER.split(reply.replace("**", ""))
-    if head.strip() and not (chat and items):
+    A completion model's reply begins with the text of item `next_number`. A chat model's may begin with a
+    preamble ("Sure! Here are more tasks:"), dropped when items follow and it ends with a colon or a blank
+    line; its items may be bulleted. An item ends at a blank line, so closing words do not join the last."""
+    head, *items = (_CHAT_ITEM if chat else _NUMBER).split(reply.replace("**", ""))
+    preamble = chat and items and (head.rstrip().endswith(":") or head.rstrip(" \t").endswith("\n"))
+    if head.strip() and not preamble:
         items.insert(0, head)
     out = []
     for item in items:
@@ -82,9 +84,14 @@ def classification_prompt(instruction: str, demos: list[Task]) -> str:
 
 def parse_classification(reply: str) -> bool | None:
     """Yes -> True, No -> False, anything else -> None."""
-    word = re.match(r"\W*(\w+)", reply)  # past markup and quotes: "**Yes**", '"No."'
-    answer = word.group(1).lower() if word else ""
-    return {"yes": True, "no": False, "예": True, "네": True, "아니요": False, "아니오": False}.get(answer)
+    answers = {"yes": True, "no": False, "예": True, "네": True, "아니요": False, "아니오": False}
+    first = reply.strip().split("\n")[0]
+    word = re.match(r"\W*(\w+)", first)  # past markup and quotes: "**Yes**", '"No."'
+    if word and word.group(1).lower() in answers:
+        return answers[word.group(1).lower()]
+    # a chat model that restates the question or labels its answer: "Is it classification? Yes", "Answer: No"
+    after = re.search(r"[?:]\W*(\w+)", first)
+    return answers.get(after.group(1).lower()) if after else None
 
 
 # Self-Instruct: instances, input first or output first --------------------------------------------------------
@@ -116,11 +123,16 @@ def instance_prompt(instruction: str, demos: list[Task], classification: bool) -
     return head + shots + f"Task: {_one_line(instruction)}\n"
 
 
-INSTANCE_STOPS = ["Task:", "\n\n\n"]
+def instance_stops(chat: bool = False) -> list[str]:
+    """Stop at the next task, or at two blank lines. A chat model may open by restating "Task: ...", so for
+    chat only a "Task:" on a later line stops it."""
+    return ["\nTask:", "\n\n\n"] if chat else ["Task:", "\n\n\n"]
 
 
-_EXAMPLE = re.compile(r"(?:^|\n)[ \t#]*Example[ \t]*\d+[ \t]*[:.)]?[ \t]*")
-_FIELD = re.compile(r"(?:^|\n)[ \t]*(Input|Output):")
+_BULLET = r"(?:(?:[-*•]|\d+[.)])[ \t]*)?"
+# a header's title on its own line ("Example 1: A haiku about spring") is not an input; a field after it is
+_EXAMPLE = re.compile(r"(?:^|\n)[ \t#]*" + _BULLET + r"Example[ \t]*\d+[ \t]*[:.)]?[ \t]*(?:(?!Input:|Output:)[^\n])*")
+_FIELD = re.compile(r"(?:^|\n)[ \t]*" + _BULLET + r"(Input|Output):")
 
 
 def _pairs(piece: str, headed: bool) -> list[dict]:
@@ -143,7 +155,8 @@ def parse_instances(reply: str, classification: bool) -> list[dict]:
 
     Takes "Example 1", "Example 1:" or "**Example 1**" headers, or none (bare Input:/Output: pairs, as chat
     models often write them). A class label is the first line after "Class label:"."""
-    reply = reply.replace("**", "").split("Task:")[0]
+    reply = re.sub(r"^\s*Task:[^\n]*\n", "", reply.replace("**", ""))  # a restated task line
+    reply = reply.split("Task:")[0]
     if classification:
         instances = []
         for piece in re.split(r"(?:^|\n)[ \t]*Class label:", reply)[1:]:
@@ -188,7 +201,8 @@ def alpaca_stops(n_tasks: int) -> list[str]:
 _ALPACA_ITEM = re.compile(r"^\s*\d+\.\s*Instruction:(.*?)\n\s*\d+\.\s*Input:(.*?)\n\s*\d+\.\s*Output:(.*)$", re.DOTALL)
 
 
-def parse_alpaca(reply: str, next_number: int, finished: bool, chat: bool = False) -> tuple[list[Task], int, bool]:
+def parse_alpaca(reply: str, next_number: int, finished: bool,
+                 chat: bool = False) -> tuple[list[Task], list[str], bool]:
     """(tasks, the blocks that do not parse, whether a last block was dropped as cut off) of an Alpaca reply. A chat
     model's reply starts at its first numbered instruction; what comes before is its preamble."""
     reply = reply.replace("**", "")
@@ -196,7 +210,8 @@ def parse_alpaca(reply: str, next_number: int, finished: bool, chat: bool = Fals
     if chat and first:
         reply = reply[first.start():]
     text = reply if re.match(r"\s*(###)?\s*\d+\.\s*Instruction:", reply) else f"{next_number}. Instruction:{reply}"
-    blocks = [b for b in text.split("###") if b.strip()]
+    # blocks are "###"-separated; a chat model may leave the marks out and start each at "N. Instruction:"
+    blocks = [b for b in re.split(r"###|\n(?=[ \t]*\d+\.\s*Instruction:)", text) if b.strip()]
     truncated = not finished and bool(blocks)
     if truncated:
         blocks = blocks[:-1]  # decoding stopped on the length limit: the last task is likely cut off

@@ -151,7 +151,7 @@ def _run_task(cfg: Any, given: Any, family: str, tokenizer: Any) -> dict[str, An
 
 
 def _augmented(cfg: Any, task: Any, rows: Any) -> Any:
-    """TinyBERT's augmentation of the labelled rows: the rows, then --augment copies of each."""
+    """TinyBERT's augmentation of the labelled rows: the rows, then up to --augment distinct copies of each."""
     import datasets
     import torch
 
