@@ -5,7 +5,8 @@
 # layer 0 trained three ways on the same 500 labels: the labels alone, the teacher's soft targets (KD), and
 # KD on the 500 plus TinyBERT's augmented copies (word replacement from the masked LM's top 15, p 0.4).
 # Seeds 0, 1, 2; every arm 300 steps x 32; scored on NSMC's 2,000 test reviews.
-# Run from the project root:  bash recipes/nsmc_distill_augment.sh   (about 30 min on 2 CPU cores)
+# Then the paper's N = 20 (copies deduplicated) at 300 steps, and KD with and without it at 900 steps.
+# Run from the project root:  bash recipes/nsmc_distill_augment.sh   (about 15 min on 2 CPU cores)
 set -euo pipefail
 R=${OUT:-runs/nsmc-kd-aug}
 L=${LMLEARN:-.venv/bin/lmlearn}
@@ -46,7 +47,26 @@ for seed in 0 1 2; do
       --temperature 2 --alpha-hard 1 --augment $N --augment-model $R/mlm/model $DATA $COMMON --seed $seed \
       --out $R/kd-aug-$seed
 done
+# the paper's N (20 for SST-2), copies deduplicated, and 3x the steps for every arm but the N 8 one (the paper
+# trains epochs over the augmented set: 300 steps x 32 cover the ~10k texts less than once)
+LONG="${COMMON/--max-steps 300/--max-steps 900}"
+for seed in 0 1 2; do
+  [ -f $R/labels-900-$seed/summary.json ] || $L finetune --task classify --model $R/student-init $DATA $LONG \
+      --seed $seed --out $R/labels-900-$seed
+  [ -f $R/kd-aug20-$seed/summary.json ] || $L distill --method kd --task classify --teacher $T --student $R/student-init \
+      --temperature 2 --alpha-hard 1 --augment 20 --augment-model $R/mlm/model $DATA $COMMON --seed $seed \
+      --out $R/kd-aug20-$seed
+  [ -f $R/kd-900-$seed/summary.json ] || $L distill --method kd --task classify --teacher $T --student $R/student-init \
+      --temperature 2 --alpha-hard 1 $DATA $LONG --seed $seed --out $R/kd-900-$seed
+  [ -f $R/kd-aug20-900-$seed/summary.json ] || $L distill --method kd --task classify --teacher $T \
+      --student $R/student-init --temperature 2 --alpha-hard 1 --augment 20 --augment-model $R/mlm/model $DATA $LONG \
+      --seed $seed --out $R/kd-aug20-900-$seed
+done
 runs() { echo $R/$1-0/predictions.jsonl,$R/$1-1/predictions.jsonl,$R/$1-2/predictions.jsonl; }
 $L paired --a "$(runs labels)" --b "$(runs kd)"
 $L paired --a "$(runs labels)" --b "$(runs kd-aug)"
 $L paired --a "$(runs kd)" --b "$(runs kd-aug)"
+$L paired --a "$(runs kd)" --b "$(runs kd-aug20)"
+$L paired --a "$(runs kd-900)" --b "$(runs kd-aug20-900)"
+$L paired --a "$(runs labels-900)" --b "$(runs kd-900)"
+$L paired --a "$(runs labels-900)" --b "$(runs kd-aug20-900)"
