@@ -64,6 +64,18 @@ def repeat_rows(n, seed, chat):
     return rows
 
 
+def taste_rows(n, seed):
+    """Chat pairs whose chosen answer draws from the first half of WORDS and the rejected one from the second:
+    a preference a tiny reward model learns from 60 steps at any seed, where copying the prompt needs luck."""
+    g = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        words = " ".join(g.choice(WORDS) for _ in range(3))
+        good, bad = (" ".join(g.choice(half) for _ in range(3)) for half in (WORDS[:6], WORDS[6:]))
+        rows.append({"prompt": [{"role": "user", "content": f"Name three things: {words}"}], "chosen": good, "rejected": bad})
+    return rows
+
+
 # --- preference data -------------------------------------------------------------------------------
 
 
@@ -236,11 +248,12 @@ def test_reward_command_ranks_pairs_it_learned_and_saves_an_auto_class_folder(tm
     from lmlearn.align.preferences import read_pairs, tokenize_pairs
     from lmlearn.workflows.reward import RewardConfig, run
 
-    data = write_jsonl(tmp_path / "train.jsonl", repeat_rows(200, 0, chat=True))
-    test = write_jsonl(tmp_path / "test.jsonl", repeat_rows(40, 5, chat=True))
+    # held-out pairs: the copy task of repeat_rows rose on them at one seed of three with one thread (CI)
+    data = write_jsonl(tmp_path / "train.jsonl", taste_rows(200, 0))
+    test = write_jsonl(tmp_path / "test.jsonl", taste_rows(40, 5))
     summary = run(RewardConfig(model="gpt2-tiny", data=data, eval_fraction=0.1, vocab_size=300, block_size=64,
                                test_data=test,
-                               batch_size=16, max_steps=150, lr=3e-3, warmup_steps=10, eval_every=0,
+                               batch_size=16, max_steps=60, lr=3e-3, warmup_steps=10, eval_every=0,
                                save_every=1000, out=str(tmp_path / "rm"), progress=False))
     assert summary["initial_eval_loss"] == pytest.approx(math.log(2), abs=0.05)
     assert summary["eval_loss"] < summary["initial_eval_loss"]
