@@ -4,6 +4,7 @@ files, and a rerun that trains nothing."""
 
 import json
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,6 +15,8 @@ from lmlearn.errors import LmlearnError
 from lmlearn.models.factory import load_model, save_model
 from lmlearn.tokenization import train_tokenizer
 from lmlearn.workflows.compare import Config, run
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -210,3 +213,44 @@ def test_a_distilled_arm_takes_the_fine_tuned_arm_of_its_own_seed_as_teacher(spe
     with pytest.raises(LmlearnError, match=r"arm 'distilled': teacher names \{run:full\}, which is not a trained arm "
                                            r"listed before it \(none\)"):
         run(Config(file=str(path), out=str(tmp_path / "o")))
+
+
+def test_the_tour_runs_its_recipe_under_its_out_seed_and_steps(tmp_path):
+    """The tour's compare stage runs recipes/tour.yaml with the tour's folder for runs/tour, its seed's labels,
+    and every step count scaled by --steps; the rest of the recipe is as written."""
+    import yaml
+
+    from lmlearn.tour import TourContext
+    from lmlearn.tour.compare import RECIPE, recipe_for
+
+    assert (ROOT / "recipes" / "tour.yaml").resolve() == RECIPE.resolve()
+    written = yaml.safe_load(RECIPE.read_text())
+    ran = yaml.safe_load(recipe_for(TourContext(out=tmp_path / "t", steps=60, seed=2, progress=False)))
+    assert ran["seeds"] == [2] and ran["task"]["data"].endswith("seed=102")
+    assert ran["task"]["test_data"] == written["task"]["test_data"]
+    for name, arm in written["arms"].items():
+        got = ran["arms"][name]
+        assert got["max_steps"] == max(round(arm["max_steps"] / 10), 1)
+        if "model" in arm:
+            assert got["model"] == f"{(tmp_path / 't').resolve().as_posix()}/clm/model"
+        assert {k: v for k, v in got.items() if k not in ("max_steps", "warmup_steps", "model")} == \
+            {k: v for k, v in arm.items() if k not in ("max_steps", "warmup_steps", "model")}
+
+
+def test_an_arms_peak_memory_is_its_own_not_its_large_parents(tmp_path):
+    """A child started by vfork inherits its parent's ru_maxrss across exec; the arm reports its own VmHWM, so a
+    1.5 GB parent does not become every arm's peak."""
+    import resource
+    import sys
+
+    import torch
+
+    from lmlearn.compare.arms import run_child
+
+    ballast = torch.ones(400_000_000)  # 1.6 GB of float32, every page touched
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 > 1500
+    code, costs = run_child([sys.executable, "-m", "lmlearn", "--version"], tmp_path / "log.txt",
+                            tmp_path / "peak.json")
+    del ballast
+    assert code == 0 and json.loads((tmp_path / "peak.json").read_text())["source"] == "VmHWM"
+    assert 5 < costs["peak_rss_mb"] < 1000

@@ -333,3 +333,23 @@ def test_task_distillation_with_augmented_copies_and_a_lora_student(teachers, cl
     with pytest.raises(LmlearnError, match="--peft with --method tinybert"):
         run(DistillConfig(method="tinybert", task="classify", teacher=str(classifier), data=CLASSIFY_DATA,
                           eval_data=CLASSIFY_TEST, peft="lora", out=str(tmp_path / "z")))
+
+
+def test_task_kd_weights_its_soft_and_hard_terms_and_weight_zero_is_the_labels_only_control():
+    """loss = alpha_soft * KL + alpha_hard * CE; at alpha_soft 0 it is the student's own cross-entropy, so the
+    same student, data and steps give the control a distilled student is compared with (the tour's arm)."""
+    from lmlearn.distill.task import TaskDistillation
+
+    teacher = _tiny("bert", "sequence-classification")
+    student = student_from_teacher(teacher, [1, 3])
+    with torch.no_grad():  # an untrained tiny head answers near-uniformly, as its teacher does: make them differ
+        student.classifier.weight.add_(torch.randn_like(student.classifier.weight))
+    both = _task_step(TaskDistillation, student, teacher, alpha_soft=1.0)
+    m = {k: v.item() for k, v in both.metrics.items()}
+    assert m["kl"] > 1e-5 and both.loss.item() == pytest.approx(m["kl"] + m["ce"], rel=1e-6)
+    alone = _task_step(TaskDistillation, student, teacher, alpha_soft=0.0)
+    assert alone.loss.item() == pytest.approx(m["ce"], rel=1e-6)
+    from lmlearn.workflows.distill import DistillConfig, run
+
+    with pytest.raises(LmlearnError, match="nothing would teach"):
+        run(DistillConfig(method="kd", teacher="x", alpha_soft=0.0, alpha_hard=0.0))

@@ -15,6 +15,8 @@ COMMANDS = {"nsmc": FinetuneConfig, "kornli": FinetuneConfig, "klue-ner": Finetu
             "nsmc-pretrain-mlm": PretrainConfig, "nsmc-pretrain-electra": PretrainConfig, "lima": InstructConfig,
             "nsmc-distill": DistillConfig}
 
+COMPARISONS = sorted(RECIPES.glob("compare-*.yaml")) + [RECIPES / "tour.yaml"]  # tour.yaml: the tour's compare stage
+
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_recipe_resolves_to_its_commands_settings(name):
@@ -26,11 +28,11 @@ def test_recipe_resolves_to_its_commands_settings(name):
 
 def test_every_recipe_is_listed():
     multi_step = {"kolima", "flan-heldout", "rlhf", "rlhf-sentiment"}  # `lmlearn recipe run` files, checked in tests/test_recipe.py
-    comparisons = {p.stem for p in RECIPES.glob("compare-*.yaml")}  # `lmlearn compare` files, checked below
+    comparisons = {p.stem for p in COMPARISONS}  # `lmlearn compare` files, checked below
     assert {p.stem for p in RECIPES.glob("*.yaml")} <= set(COMMANDS) | multi_step | comparisons
 
 
-@pytest.mark.parametrize("path", sorted(RECIPES.glob("compare-*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", COMPARISONS, ids=lambda p: p.stem)
 def test_comparison_recipes_resolve_every_arm(path, tmp_path):
     from lmlearn.compare.arms import settings
     from lmlearn.compare.spec import load_spec

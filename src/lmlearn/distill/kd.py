@@ -24,6 +24,9 @@ class KDOptions:
     divergence: Literal["forward", "reverse", "jsd"] = option("forward", "kd: forward KL(teacher||student), "
                                                                          "reverse KL(student||teacher) or GKD's JSD")
     beta: float = option(0.5, "kd: JSD's beta (0: forward KL, 1: reverse KL)", range="[0, 1]")
+    alpha_soft: float = option(1.0, "kd: weight of the divergence from the teacher (0, with --alpha-hard 1: the same "
+                                    "student taught by the data alone, the control a distilled student is judged by)",
+                               range=">=0")
     alpha_hard: float = option(0.0, "kd: weight of the student's own next-token loss on the data", range=">=0")
     on_policy: float = option(0.0, "kd: share of batches whose continuations the student samples (GKD's lambda)",
                               range="[0, 1]")
@@ -74,7 +77,7 @@ class KnowledgeDistillation(Distiller, CausalLM):
         student = logits[:, start:-1]
         kl = self.divergence(student.flatten(0, 1), teacher.flatten(0, 1))
         metrics = {"kl": kl.detach()}
-        loss = kl
+        loss = self.cfg.alpha_soft * kl
         if self.cfg.alpha_hard:
             hard = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten())
             loss = loss + self.cfg.alpha_hard * hard

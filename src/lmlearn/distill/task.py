@@ -57,7 +57,7 @@ class TaskDistillation(Distiller):
         """The soft loss per example (per labelled token when tagging), plus the hard one; both as metrics."""
         teacher, student = self.forward(models, batch)
         kl = mean_loss(soft_kl, self.soft_pairs(student, teacher, batch), self.cfg.temperature)
-        loss = kl + self.cfg.alpha_hard * student.loss
+        loss = self.cfg.alpha_soft * kl + self.cfg.alpha_hard * student.loss
         return StepOutput(loss, count_targets(batch), {"kl": kl.detach(), "ce": student.loss.detach()})
 
     def save(self, student: torch.nn.Module, path: Any) -> None:

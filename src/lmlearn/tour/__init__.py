@@ -18,9 +18,8 @@ STAGES = [
     "lmlearn.tour.instruct:stage",  # tunes the model the clm stage saved
     "lmlearn.tour.encoders:stage",
     "lmlearn.tour.transfer:stage",  # fine-tunes the encoders stage's models
-    "lmlearn.tour.peft:stage",  # LoRA against full fine-tuning of the clm stage's model
-    "lmlearn.tour.distill:stage",  # distils the peft stage's fully fine-tuned classifier
-    "lmlearn.tour.align:stage",  # PPO and DPO from the clm stage's model against the peft stage's classifier
+    "lmlearn.tour.compare:stage",  # `lmlearn compare` of recipes/tour.yaml: full fine-tuning, LoRA, distillation
+    "lmlearn.tour.align:stage",  # PPO and DPO from the clm stage's model against the compare stage's classifier
 ]
 
 

@@ -26,9 +26,9 @@ METRIC = "reward: classifier log-odds of positive (held-out openings)"
 
 
 def stage(ctx: TourContext) -> StageResult:
-    """PPO and DPO from the clm stage's model against the peft stage's classifier; each against the start."""
-    policy, classifier = ctx.out / "clm", ctx.out / "peft-full"
-    for folder, stage_name in ((policy, "clm"), (classifier, "peft")):
+    """PPO and DPO from the clm stage's model against the compare stage's fully fine-tuned classifier; each against the start."""
+    policy, classifier = ctx.out / "clm", ctx.out / "compare" / "arms" / "full" / f"seed-{ctx.seed}"
+    for folder, stage_name in ((policy, "clm"), (classifier, "compare")):
         if not (folder / "model" / "config.json").is_file():
             raise LmlearnError(f"{folder}: no model here; the align stage needs the {stage_name} stage's")
     out = ctx.out / "align"
@@ -58,8 +58,8 @@ def stage(ctx: TourContext) -> StageResult:
             {"stage": "align", "framework": f"DPO, beta 0.1, {made['pairs']} ranked pairs (KL {held['kl']:.1f} nats)",
              "model": "gpt2-tiny", "metric": METRIC, "before": p["start_score"], "after": held["score"],
              "wall_time_sec": d["wall_time_sec"]}]
-    html = ("<p>The reward is the peft stage's sentiment classifier: log p(positive) − log p(negative) of the "
-            "opening and the answer. KL is log π(answer) − log π_start(answer) on the policy's own samples, in "
+    html = ("<p>The reward is the compare stage's fully fine-tuned sentiment classifier: log p(positive) − "
+            "log p(negative) of the opening and the answer. KL is log π(answer) − log π_start(answer) on the policy's own samples, in "
             "nats per answer: what the policy paid, in distance from the model it started as, for its reward. "
             "A large KL with a high reward is reward hacking (\"Rating: 5 out of 5.\" and little else); the KL "
             "penalty and beta hold it back.</p>")

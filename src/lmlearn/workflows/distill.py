@@ -67,6 +67,8 @@ def run(cfg: Any) -> dict[str, Any]:
 
     if not cfg.teacher:
         raise LmlearnError("--teacher is required: the folder of the model to distil")
+    if cfg.method == "kd" and not (cfg.alpha_soft or cfg.alpha_hard):
+        raise LmlearnError("--alpha-soft 0 with --alpha-hard 0: nothing would teach the student; give one a weight")
     teacher = resolve_model(cfg.teacher, "--teacher")
     folder = resolve_model_dir(cfg.teacher, "--teacher")
     student = resolve_model(cfg.student, "--student").path if cfg.student else ""
