@@ -102,9 +102,42 @@ def _note_bare_presets(cfg: object) -> None:
                       f"model in the next release; write {PREFIX}{name}", file=sys.stderr)
 
 
+PEAK_RSS_FILE = "LMLEARN_PEAK_RSS_FILE"
+
+
+def _report_peak_memory() -> None:
+    """When a parent asks (`compare` runs each arm as a child process), write this process's own peak resident
+    memory to the file it names, at exit. The kernel's rusage cannot say it: a child started by vfork, as
+    subprocess starts one, carries its parent's high-water mark across exec, so a large parent sets every child's
+    ru_maxrss. /proc/self/status's VmHWM is this process image's alone (Linux; elsewhere ru_maxrss, as before)."""
+    path = os.environ.get(PEAK_RSS_FILE)
+    if not path:
+        return
+    import atexit
+
+    def write() -> None:
+        import json
+        import resource
+
+        try:
+            with open("/proc/self/status", encoding="ascii") as f:
+                kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+            source = "VmHWM"
+        except (OSError, StopIteration, ValueError):
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            kb, source = (peak // 1024 if sys.platform == "darwin" else peak), "ru_maxrss"
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"peak_rss_mb": round(kb / 1024, 1), "source": source}, f)
+        os.replace(tmp, path)
+
+    atexit.register(write)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    _report_peak_memory()
     args = build_parser(argv).parse_args(argv)
     debug = getattr(args, "debug", False)
     module = args._module

@@ -112,17 +112,28 @@ def run_arm(arm: Arm, cfg: Any, folder: Path) -> dict[str, float]:
 
     folder.mkdir(parents=True, exist_ok=True)
     config.save(cfg, folder / "arm.yaml")
-    start = time.perf_counter()
-    with open(folder / "log.txt", "a", encoding="utf-8") as log:
-        child = subprocess.Popen([sys.executable, "-m", "lmlearn", arm.command, "--config", str(folder / "arm.yaml")],
-                                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        _, status, usage = os.wait4(child.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+    code, costs = run_child([sys.executable, "-m", "lmlearn", arm.command, "--config", str(folder / "arm.yaml")],
+                            folder / "log.txt", folder / "peak_rss.json")
     if code != 0:
         lines = (folder / "log.txt").read_text(encoding="utf-8", errors="replace").strip().splitlines()
         raise LmlearnError(f"arm '{arm.name}' ({arm.command}) failed with exit code {code}: "
                            f"{lines[-1] if lines else 'no output'} (log: {folder / 'log.txt'})")
-    return {"wall_sec": round(time.perf_counter() - start, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    return costs
+
+
+def run_child(argv: list[str], log_file: Path, peak_file: Path) -> tuple[int, dict[str, Any]]:
+    """Run an `lmlearn` child process, its output appended to `log_file`; returns its exit code, wall time and
+    peak resident memory, which the child writes itself (lmlearn.cli: its rusage would carry this process's)."""
+    from lmlearn.cli import PEAK_RSS_FILE
+
+    peak_file.unlink(missing_ok=True)
+    start = time.perf_counter()
+    with open(log_file, "a", encoding="utf-8") as log:
+        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                 env={**os.environ, "PYTHONUNBUFFERED": "1", PEAK_RSS_FILE: str(peak_file)})
+        _, status, _ = os.wait4(child.pid, 0)
+    peak = json.loads(peak_file.read_text())["peak_rss_mb"] if peak_file.is_file() else None
+    return os.waitstatus_to_exitcode(status), {"wall_sec": round(time.perf_counter() - start, 2), "peak_rss_mb": peak}
 
 
 def read_run(arm: Arm, folder: Path, metric: str) -> dict[str, Any]:
