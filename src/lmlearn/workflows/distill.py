@@ -223,11 +223,14 @@ def _distil(cfg: Any, given: Any, family: str, method: Any, teacher: Any, read: 
         "wall_time_sec": round(result.wall_time, 2), "skipped_rows": report.skipped,
     }
     if scorer is not None:  # the task metric of both, on the same test documents
-        (teacher_scores, _), (student_scores, records) = (scorer(teacher, eval_examples, device),
-                                                          scorer(student, eval_examples, device))
+        teacher_scores, _ = scorer(teacher, eval_examples, device)
+        start = time.perf_counter()  # as finetune times its predictions (plus scoring, a sliver): compare's column
+        student_scores, records = scorer(student, eval_examples, device)
+        predict_sec = time.perf_counter() - start
         metric = method.task.metric
         summary.update({"metric": metric, f"teacher_{metric}": teacher_scores[metric],
                         f"student_{metric}": student_scores[metric],
+                        "predict_sec_per_doc": round(predict_sec / max(len(eval_examples), 1), 6),
                         "student_share": round(student_scores[metric] / max(teacher_scores[metric], 1e-12), 4)})
         driver.write("predictions.jsonl", records)  # the student's, as finetune writes them (`lmlearn paired`)
     driver.save(student, method.tokenizer, save=method.save)
