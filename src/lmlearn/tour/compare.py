@@ -57,6 +57,7 @@ def stage(ctx: TourContext) -> StageResult:
     file = out / "tour.yaml"
     atomic_write_text(file, recipe_for(ctx))
     result = run(Config(file=str(file), out=str(out), iters=2000))
+    labels = yaml.safe_load(file.read_text())["arms"]["student-kd"]["train_examples"]
     arms = {row["arm"]: row for row in result["arms"]}
     folder = {name: out / "arms" / name / f"seed-{ctx.seed}" for name in arms}
     kd = json.loads((folder["student-kd"] / "summary.json").read_text())
@@ -64,8 +65,8 @@ def stage(ctx: TourContext) -> StageResult:
     rows = [_row("peft", f"full fine-tuning: {arms['full']['trainable_parameters']:,} trainable", arms["full"], metric),
             _row("peft", f"LoRA (r=8, every linear layer): {arms['lora']['trainable_parameters']:,} trainable",
                  arms["lora"], metric),
-            _row("distill", "1-layer student on 400 labels alone", arms["student-labels"], metric),
-            _row("distill", "1-layer student distilled (KD, T=2) on the same 400", arms["student-kd"], metric)]
+            _row("distill", f"1-layer student on {labels} labels alone", arms["student-labels"], metric),
+            _row("distill", f"1-layer student distilled (KD, T=2) on the same {labels}", arms["student-kd"], metric)]
     comparisons = [
         predictions_row("peft", "full fine-tuning", "LoRA (r=8)", folder["full"], folder["lora"], ctx.seed),
         predictions_row("distill", "student, labels alone", "student, distilled", folder["student-labels"],
@@ -79,7 +80,7 @@ def stage(ctx: TourContext) -> StageResult:
             f"and head): {kd['student_parameters']:,} parameters against {kd['teacher_parameters']:,} "
             f"({kd['size_ratio']:.0%}; the embedding table is most of a model this small), {kd['speedup']:.2f}x the "
             f"teacher's inference speed in the same process, {kd['student_share']:.1%} of its accuracy; the same "
-            "student taught by the 400 labels alone is the control.</p><pre>"
+            f"student taught by the same {labels} labels alone is the control.</p><pre>"
             + result["table"].replace("&", "&amp;").replace("<", "&lt;") + "</pre>")
     plots = sorted(out.glob("*.png"))
     return StageResult(name="compare", title="Comparison: full fine-tuning, LoRA and distillation (lmlearn compare)",
