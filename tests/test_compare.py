@@ -225,7 +225,7 @@ def test_the_tour_runs_its_recipe_under_its_out_seed_and_steps(tmp_path):
 
     assert (ROOT / "recipes" / "tour.yaml").resolve() == RECIPE.resolve()
     written = yaml.safe_load(RECIPE.read_text())
-    ran = yaml.safe_load(recipe_for(TourContext(out=tmp_path / "t", steps=60, seed=2, progress=False)))
+    ran = recipe_for(TourContext(out=tmp_path / "t", steps=60, seed=2, progress=False))
     assert ran["seeds"] == [2] and ran["task"]["data"].endswith("seed=102")
     assert ran["task"]["test_data"] == written["task"]["test_data"]
     for name, arm in written["arms"].items():

@@ -26,7 +26,8 @@ METRIC = "reward: classifier log-odds of positive (held-out openings)"
 
 
 def stage(ctx: TourContext) -> StageResult:
-    """PPO and DPO from the clm stage's model against the compare stage's fully fine-tuned classifier; each against the start."""
+    """PPO and DPO from the clm stage's model against the compare stage's fine-tuned classifier; each against
+    the start."""
     policy, classifier = ctx.out / "clm", ctx.out / "compare" / "arms" / "full" / f"seed-{ctx.seed}"
     for folder, stage_name in ((policy, "clm"), (classifier, "compare")):
         if not (folder / "model" / "config.json").is_file():
@@ -59,8 +60,8 @@ def stage(ctx: TourContext) -> StageResult:
              "model": "gpt2-tiny", "metric": METRIC, "before": p["start_score"], "after": held["score"],
              "wall_time_sec": d["wall_time_sec"]}]
     html = ("<p>The reward is the compare stage's fully fine-tuned sentiment classifier: log p(positive) − "
-            "log p(negative) of the opening and the answer. KL is log π(answer) − log π_start(answer) on the policy's own samples, in "
-            "nats per answer: what the policy paid, in distance from the model it started as, for its reward. "
+            "log p(negative) of the opening and the answer. KL is log π(answer) − log π_start(answer) on the "
+            "policy's own samples, in nats per answer: what the policy paid, in distance from the model it started as, for its reward. "
             "A large KL with a high reward is reward hacking (\"Rating: 5 out of 5.\" and little else); the KL "
             "penalty and beta hold it back.</p>")
     return StageResult(name="align", title="Alignment: PPO and DPO against a sentiment reward", rows=rows, html=html,

@@ -11,6 +11,7 @@ both students start from the same weights and see the same reviews, steps and ra
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -29,7 +30,7 @@ SCALED = ("max_steps", "warmup_steps")
 PLACEHOLDER = "runs/tour/"  # the recipe's paths under the tour's default --out
 
 
-def recipe_for(ctx: TourContext) -> str:
+def recipe_for(ctx: TourContext) -> dict[str, Any]:
     """The recipe as this tour runs it: its paths under the tour's --out, its seed, and every step count scaled
     by --steps (so `--steps 30` is the quick, rough tour it is everywhere else)."""
     text = RECIPE.read_text(encoding="utf-8").replace(PLACEHOLDER, f"{ctx.out.resolve().as_posix()}/")
@@ -40,7 +41,7 @@ def recipe_for(ctx: TourContext) -> str:
         for key in SCALED:
             if key in arm:
                 arm[key] = max(round(arm[key] * ctx.steps / RECIPE_STEPS), 1)
-    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+    return spec
 
 
 def stage(ctx: TourContext) -> StageResult:
@@ -54,39 +55,39 @@ def stage(ctx: TourContext) -> StageResult:
     if out.exists():  # the arms of an earlier tour started from an earlier clm model
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    file = out / "tour.yaml"
-    atomic_write_text(file, recipe_for(ctx))
+    file, spec = out / "tour.yaml", recipe_for(ctx)
+    atomic_write_text(file, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     result = run(Config(file=str(file), out=str(out), iters=2000))
-    labels = yaml.safe_load(file.read_text())["arms"]["student-kd"]["train_examples"]
+    labels = spec["arms"]["student-kd"]["train_examples"]
     arms = {row["arm"]: row for row in result["arms"]}
     folder = {name: out / "arms" / name / f"seed-{ctx.seed}" for name in arms}
     kd = json.loads((folder["student-kd"] / "summary.json").read_text())
-    metric = "test accuracy (built-in sentiment)"
-    rows = [_row("peft", f"full fine-tuning: {arms['full']['trainable_parameters']:,} trainable", arms["full"], metric),
-            _row("peft", f"LoRA (r=8, every linear layer): {arms['lora']['trainable_parameters']:,} trainable",
-                 arms["lora"], metric),
-            _row("distill", f"1-layer student on {labels} labels alone", arms["student-labels"], metric),
-            _row("distill", f"1-layer student distilled (KD, T=2) on the same {labels}", arms["student-kd"], metric)]
+    lm, student = "gpt2-tiny (clm stage)", "gpt2-tiny, its first layer"
+    rows = [_row("peft", f"full fine-tuning: {arms['full']['trainable_parameters']:,} trainable", lm, arms["full"]),
+            _row("peft", f"LoRA (r=8, every linear layer): {arms['lora']['trainable_parameters']:,} trainable", lm,
+                 arms["lora"]),
+            _row("distill", f"1-layer student on {labels} labels alone", student, arms["student-labels"]),
+            _row("distill", f"1-layer student distilled (KD, T=2) on the same {labels}", student, arms["student-kd"])]
     comparisons = [
         predictions_row("peft", "full fine-tuning", "LoRA (r=8)", folder["full"], folder["lora"], ctx.seed),
         predictions_row("distill", "student, labels alone", "student, distilled", folder["student-labels"],
                         folder["student-kd"], ctx.seed, size_ratio=kd["size_ratio"], speedup=kd["speedup"],
                         student_share=kd["student_share"])]
-    html = (f"<p>An <code>lmlearn compare</code> run of <code>recipes/tour.yaml</code> (its folder: "
-            f"<code>{out}</code>, with its own report.html). The clm stage's causal LM fine-tuned as a sentiment "
-            "classifier on 2,000 labelled reviews, in full and with a rank-8 LoRA adapter on every linear layer; each "
+    page = (f"<p>An <code>lmlearn compare</code> run of <code>recipes/tour.yaml</code> (its folder: "
+            f"<code>{html.escape(str(out))}</code>, with its own report.html). The clm stage's causal LM fine-tuned "
+            "as a sentiment classifier on 2,000 labelled reviews, in full and with a rank-8 LoRA adapter on every linear layer; each "
             "keeps a tenth of its labels for validation and ends with the weights of its best validation accuracy. "
             "The fully fine-tuned classifier then teaches a student made of its first layer (with its embeddings "
             f"and head): {kd['student_parameters']:,} parameters against {kd['teacher_parameters']:,} "
             f"({kd['size_ratio']:.0%}; the embedding table is most of a model this small), {kd['speedup']:.2f}x the "
             f"teacher's inference speed in the same process, {kd['student_share']:.1%} of its accuracy; the same "
             f"student taught by the same {labels} labels alone is the control.</p><pre>"
-            + result["table"].replace("&", "&amp;").replace("<", "&lt;") + "</pre>")
+            + html.escape(result["table"]) + "</pre>")
     plots = sorted(out.glob("*.png"))
     return StageResult(name="compare", title="Comparison: full fine-tuning, LoRA and distillation (lmlearn compare)",
-                       rows=rows, html=html, plots=plots, comparisons=comparisons)
+                       rows=rows, html=page, plots=plots, comparisons=comparisons)
 
 
-def _row(stage: str, framework: str, arm: dict[str, Any], metric: str) -> dict[str, Any]:
-    return {"stage": stage, "framework": framework, "model": "gpt2-tiny (clm stage)", "metric": metric,
+def _row(stage: str, framework: str, model: str, arm: dict[str, Any]) -> dict[str, Any]:
+    return {"stage": stage, "framework": framework, "model": model, "metric": "test accuracy (built-in sentiment)",
             "before": 0.5, "after": arm["acc"], "wall_time_sec": arm["train_sec"]}
