@@ -75,8 +75,8 @@ def stage(ctx: TourContext) -> StageResult:
                         student_share=kd["student_share"])]
     page = (f"<p>An <code>lmlearn compare</code> run of <code>recipes/tour.yaml</code> (its folder: "
             f"<code>{html.escape(str(out))}</code>, with its own report.html). The clm stage's causal LM fine-tuned "
-            "as a sentiment classifier on 2,000 labelled reviews, in full and with a rank-8 LoRA adapter on every linear layer; each "
-            "keeps a tenth of its labels for validation and ends with the weights of its best validation accuracy. "
+            "as a sentiment classifier on 2,000 labelled reviews, in full and with a rank-8 LoRA adapter on every "
+            "linear layer; each keeps a tenth of its labels for validation and ends with the weights of its best validation accuracy. "
             "The fully fine-tuned classifier then teaches a student made of its first layer (with its embeddings "
             f"and head): {kd['student_parameters']:,} parameters against {kd['teacher_parameters']:,} "
             f"({kd['size_ratio']:.0%}; the embedding table is most of a model this small), {kd['speedup']:.2f}x the "
