@@ -218,8 +218,6 @@ def test_a_distilled_arm_takes_the_fine_tuned_arm_of_its_own_seed_as_teacher(spe
 def test_the_tour_runs_its_recipe_under_its_out_seed_and_steps(tmp_path):
     """The tour's compare stage runs recipes/tour.yaml with the tour's folder for runs/tour, its seed's labels,
     and every step count scaled by --steps; the rest of the recipe is as written."""
-    import yaml
-
     from lmlearn.tour import TourContext
     from lmlearn.tour.compare import RECIPE, recipe_for
 
